@@ -1,0 +1,83 @@
+//! # counter — the internet-facing half of madoguchi
+//!
+//! This crate owns what residents see and the intake path: the portal and
+//! form pages (server-rendered, working without JavaScript, ja/en), the
+//! 確認画面 whose draft rides in an encrypted, expiring token in the browser,
+//! sealing at intake, the 受付完了 receipt, and status lookup by 問合せ番号.
+//! Templates and assets are compiled into the binary: there is no web root
+//! on disk to tamper with.
+//!
+//! It holds tenant PUBLIC keys only and must never write, log or show a
+//! resident's plaintext anywhere but in the response to that resident: a
+//! [`forms::Submission`] lives in memory from validation until it is sealed
+//! inside [`store::Store::accept`].
+#![forbid(unsafe_code)]
+
+pub mod demo;
+mod draft;
+mod error;
+mod pages;
+mod security;
+mod ui;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use seal::TokenBox;
+use store::Store;
+
+pub use error::PageError;
+
+/// Settings of the counter that are not the store's.
+#[derive(Debug, Clone)]
+pub struct CounterSettings {
+    /// How long a draft (確認画面 → 送信) stays valid.
+    pub draft_ttl: Duration,
+    /// Largest request body read for any request, before the form's own
+    /// (usually smaller) limit applies.
+    pub max_body_bytes: usize,
+    /// Send `Strict-Transport-Security` (behind TLS, as in production).
+    pub hsts: bool,
+}
+
+impl Default for CounterSettings {
+    fn default() -> Self {
+        CounterSettings { draft_ttl: Duration::from_secs(60 * 60), max_body_bytes: 1024 * 1024, hsts: true }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct Counter {
+    pub(crate) store: Store,
+    pub(crate) tokens: TokenBox,
+    pub(crate) settings: CounterSettings,
+    pub(crate) pages: pages::Templates,
+}
+
+impl Counter {
+    /// `token_key` is the secret all counter nodes share for draft tokens
+    /// ([`TokenBox::KEY_LEN`] bytes).
+    pub fn new(store: Store, token_key: &[u8], settings: CounterSettings) -> Result<Arc<Counter>, seal::SealError> {
+        Ok(Arc::new(Counter { store, tokens: TokenBox::new(token_key)?, settings, pages: pages::Templates::new() }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The whole HTTP application.
+    pub fn router(self: &Arc<Self>) -> Router {
+        security::wrap(pages::routes(), &self.settings).with_state(Arc::clone(self))
+    }
+}
+
+/// Serves the counter on `listener` until `shutdown` resolves.
+pub async fn serve(
+    counter: Arc<Counter>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = counter.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

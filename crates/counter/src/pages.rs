@@ -1,0 +1,635 @@
+//! The resident's pages: portal, form, 確認画面, 受付完了, status lookup.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use forms::{Field, FieldError, FieldKind, FormDefinition, Lang, RawInput};
+use http_body_util::BodyExt;
+use minijinja::{context, Environment};
+use serde::Serialize;
+use store::{InquiryNumber, Intake, PublishedForm, Tenant};
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::draft::{canonical_secret, display_secret, Draft, Opened};
+use crate::{ui, Counter, PageError};
+
+type Shared = State<Arc<Counter>>;
+
+pub(crate) fn routes() -> Router<Arc<Counter>> {
+    Router::new()
+        .route("/", get(portal))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/assets/style.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("assets/style.css")) }),
+        )
+        .route(
+            "/assets/form.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("assets/form.js")) }),
+        )
+        .route("/t/{tenant}", get(tenant_home))
+        .route("/t/{tenant}/f/{form}", get(form_page))
+        .route("/t/{tenant}/f/{form}/confirm", axum::routing::post(confirm))
+        .route("/t/{tenant}/f/{form}/edit", axum::routing::post(edit))
+        .route("/t/{tenant}/f/{form}/submit", axum::routing::post(submit))
+        .route("/t/{tenant}/status", get(status_page).post(status_lookup))
+        .fallback(|| async { PageError::NotFound })
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// The compiled-in templates.
+pub(crate) struct Templates {
+    env: Environment<'static>,
+    /// Parsed form definitions by (tenant, form, version): a published
+    /// version never changes, so it is parsed once.
+    forms: RwLock<HashMap<(String, String, i64), Arc<FormDefinition>>>,
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("portal.html", include_str!("templates/portal.html")),
+            ("tenant.html", include_str!("templates/tenant.html")),
+            ("form.html", include_str!("templates/form.html")),
+            ("confirm.html", include_str!("templates/confirm.html")),
+            ("receipt.html", include_str!("templates/receipt.html")),
+            ("status.html", include_str!("templates/status.html")),
+        ] {
+            // The templates are part of the binary; a syntax error is caught
+            // by the tests that render every page.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "template does not compile");
+            }
+        }
+        env.add_filter("input_id", |name: String| input_id(&name));
+        Templates { env, forms: RwLock::new(HashMap::new()) }
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, PageError> {
+        self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|err| {
+            tracing::error!(template = name, error = %err, "template failed to render");
+            PageError::Internal
+        })
+    }
+}
+
+fn input_id(name: &str) -> String {
+    format!("f-{}", name.replace('.', "-"))
+}
+
+fn lang_of(uri: &Uri) -> Lang {
+    uri.query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "lang").map(|(_, v)| Lang::from_tag(&v)))
+        .unwrap_or_default()
+}
+
+/// What every page's layout needs.
+fn base_context(lang: Lang, uri: &Uri, tenant: Option<&Tenant>) -> minijinja::Value {
+    let other = if lang == Lang::En { Lang::Ja } else { Lang::En };
+    let tenant = tenant.map(|t| {
+        context! {
+            id => t.id,
+            name => if lang == Lang::En { &t.name_en } else { &t.name_ja },
+            contact => if lang == Lang::En { &t.contact_en } else { &t.contact_ja },
+        }
+    });
+    context! {
+        lang => lang.tag(),
+        t => ui::strings(lang),
+        other_lang_url => format!("{}?lang={}", page_path(uri.path()), other.tag()),
+        q => if lang == Lang::En { "?lang=en" } else { "" },
+        tenant => tenant,
+    }
+}
+
+/// The page a language switch should reload: the form itself for the
+/// POST-only steps behind it.
+fn page_path(path: &str) -> &str {
+    ["/confirm", "/edit", "/submit"].iter().find_map(|step| path.strip_suffix(step)).unwrap_or(path)
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, Html(body)).into_response()
+}
+
+/// Today in Japan, the day residents' dates are checked against.
+fn today_in_japan() -> time::Date {
+    let jst = UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC);
+    OffsetDateTime::now_utc().to_offset(jst).date()
+}
+
+fn format_jst(unix: i64, lang: Lang) -> String {
+    let jst = UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC);
+    let Ok(at) = OffsetDateTime::from_unix_timestamp(unix) else { return String::new() };
+    let at = at.to_offset(jst);
+    match lang {
+        Lang::Ja => {
+            format!("{}年{}月{}日 {:02}時{:02}分", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute())
+        }
+        Lang::En => format!("{} {} {} {:02}:{:02} JST", at.day(), at.month(), at.year(), at.hour(), at.minute()),
+    }
+}
+
+async fn portal(State(counter): Shared, uri: Uri) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenants: Vec<_> = counter
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| context! { id => t.id, name => if lang == Lang::En { t.name_en } else { t.name_ja } })
+        .collect();
+    let ctx = context! { ..base_context(lang, &uri, None), ..context! { tenants } };
+    Ok(html(StatusCode::OK, counter.pages.render("portal.html", ctx)?))
+}
+
+async fn load_tenant(counter: &Counter, tenant: &str) -> Result<Tenant, PageError> {
+    counter.store.tenant(tenant).await?.ok_or(PageError::NotFound)
+}
+
+/// The current version of a form, parsed.
+async fn load_form(counter: &Counter, tenant: &str, form: &str) -> Result<(i64, Arc<FormDefinition>), PageError> {
+    let published = counter.store.current_form(tenant, form).await?.ok_or(PageError::NotFound)?;
+    Ok((published.version, parsed(counter, &published)?))
+}
+
+async fn load_form_version(
+    counter: &Counter,
+    tenant: &str,
+    form: &str,
+    version: i64,
+) -> Result<Arc<FormDefinition>, PageError> {
+    let published = counter.store.form_version(tenant, form, version).await?.ok_or(PageError::NotFound)?;
+    parsed(counter, &published)
+}
+
+fn parsed(counter: &Counter, published: &PublishedForm) -> Result<Arc<FormDefinition>, PageError> {
+    let key = (published.tenant_id.clone(), published.form_id.clone(), published.version);
+    if let Some(def) = counter.pages.forms.read().ok().and_then(|cache| cache.get(&key).cloned()) {
+        return Ok(def);
+    }
+    let def = Arc::new(FormDefinition::parse(&published.definition).map_err(|err| {
+        tracing::error!(tenant = %key.0, form = %key.1, version = key.2, error = %err, "published form does not parse");
+        PageError::Internal
+    })?);
+    if let Ok(mut cache) = counter.pages.forms.write() {
+        cache.insert(key, Arc::clone(&def));
+    }
+    Ok(def)
+}
+
+async fn tenant_home(State(counter): Shared, Path(tenant): Path<String>, uri: Uri) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let mut forms = Vec::new();
+    for published in counter.store.tenant_forms(&tenant.id).await? {
+        let def = parsed(&counter, &published)?;
+        forms.push(context! {
+            id => def.id,
+            title => def.title.get(lang),
+            description => def.description.as_ref().map(|d| d.get(lang)),
+        });
+    }
+    let ctx = context! { ..base_context(lang, &uri, Some(&tenant)), ..context! { forms } };
+    Ok(html(StatusCode::OK, counter.pages.render("tenant.html", ctx)?))
+}
+
+#[derive(Serialize)]
+struct OptionView {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+/// One field as the form template draws it.
+#[derive(Serialize)]
+struct FieldView {
+    name: String,
+    kind: &'static str,
+    label: String,
+    help: Option<String>,
+    required: bool,
+    condition: Option<String>,
+    cond_field: Option<String>,
+    cond_value: Option<String>,
+    furigana: bool,
+    confirm: bool,
+    multiple: bool,
+    multiline: bool,
+    max_length: Option<usize>,
+    statement: Option<String>,
+    options: Vec<OptionView>,
+    /// Entered values by HTML input name.
+    values: BTreeMap<String, String>,
+    /// Error messages by HTML input name.
+    errors: BTreeMap<String, String>,
+}
+
+fn kind_name(kind: &FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Name { .. } => "name",
+        FieldKind::PostalCode => "postal_code",
+        FieldKind::Address => "address",
+        FieldKind::Date { .. } => "date",
+        FieldKind::Phone => "phone",
+        FieldKind::Email { .. } => "email",
+        FieldKind::Choice { .. } => "choice",
+        FieldKind::Text { .. } => "text",
+        FieldKind::Number { .. } => "number",
+        FieldKind::Consent { .. } => "consent",
+    }
+}
+
+/// The HTML inputs a field draws, by name.
+fn input_names(field: &Field) -> Vec<String> {
+    let n = &field.name;
+    match &field.kind {
+        FieldKind::Name { furigana: true } => vec![n.clone(), format!("{n}.kana")],
+        FieldKind::Address => vec![format!("{n}.postal"), format!("{n}.region"), format!("{n}.line")],
+        FieldKind::Email { confirm: true } => vec![n.clone(), format!("{n}.confirm")],
+        _ => vec![n.clone()],
+    }
+}
+
+fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], lang: Lang) -> Vec<FieldView> {
+    def.fields
+        .iter()
+        .map(|field| {
+            let mut values = BTreeMap::new();
+            for name in input_names(field) {
+                if let Some(v) = input.get(&name) {
+                    values.insert(name, v.to_owned());
+                }
+            }
+            let chosen = input.get_all(&field.name);
+            let field_errors: BTreeMap<String, String> =
+                errors.iter().filter(|e| e.field == field.name).map(|e| (e.input.clone(), e.message(lang))).collect();
+            let (options, multiple) = match &field.kind {
+                FieldKind::Choice { options, multiple } => (
+                    options
+                        .iter()
+                        .map(|o| OptionView {
+                            value: o.value.clone(),
+                            label: o.label.get(lang).to_owned(),
+                            checked: chosen.contains(&o.value.as_str()),
+                        })
+                        .collect(),
+                    *multiple,
+                ),
+                _ => (Vec::new(), false),
+            };
+            let condition = field.show_when.as_ref().map(|cond| {
+                let target = def.field(&cond.field);
+                let target_label = target.map(|f| f.label.get(lang).to_owned()).unwrap_or_else(|| cond.field.clone());
+                let value_label = match target.map(|f| &f.kind) {
+                    Some(FieldKind::Choice { options, .. }) => options
+                        .iter()
+                        .find(|o| o.value == cond.equals)
+                        .map(|o| o.label.get(lang).to_owned())
+                        .unwrap_or_else(|| cond.equals.clone()),
+                    _ => cond.equals.clone(),
+                };
+                match lang {
+                    Lang::Ja => format!("「{target_label}」で「{value_label}」を選んだ場合"),
+                    Lang::En => format!("you chose “{value_label}” for “{target_label}”"),
+                }
+            });
+            FieldView {
+                name: field.name.clone(),
+                kind: kind_name(&field.kind),
+                label: field.label.get(lang).to_owned(),
+                help: field.help.as_ref().map(|h| h.get(lang).to_owned()),
+                required: field.required,
+                condition,
+                cond_field: field.show_when.as_ref().map(|c| c.field.clone()),
+                cond_value: field.show_when.as_ref().map(|c| c.equals.clone()),
+                furigana: matches!(field.kind, FieldKind::Name { furigana: true }),
+                confirm: matches!(field.kind, FieldKind::Email { confirm: true }),
+                multiple,
+                multiline: matches!(field.kind, FieldKind::Text { multiline: true, .. }),
+                max_length: match field.kind {
+                    FieldKind::Text { max_length, .. } => Some(max_length),
+                    _ => None,
+                },
+                statement: match &field.kind {
+                    FieldKind::Consent { statement } => Some(statement.get(lang).to_owned()),
+                    _ => None,
+                },
+                options,
+                values,
+                errors: field_errors,
+            }
+        })
+        .collect()
+}
+
+/// What a form page is refilled with.
+#[derive(Default)]
+struct Filled<'a> {
+    input: RawInput,
+    errors: &'a [FieldError],
+    notice: Option<&'a str>,
+}
+
+/// Renders the form page, empty or refilled, with errors and a notice.
+fn render_form(
+    counter: &Counter,
+    lang: Lang,
+    uri: &Uri,
+    tenant: &Tenant,
+    def: &FormDefinition,
+    filled: Filled<'_>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let Filled { input, errors, notice } = filled;
+    let fields = field_views(def, &input, errors, lang);
+    let summary: Vec<_> = fields
+        .iter()
+        .flat_map(|f| {
+            f.errors.iter().map(move |(input, message)| {
+                context! { id => input_id(input), label => f.label.clone(), message => message.clone() }
+            })
+        })
+        .collect();
+    let ctx = context! {
+        ..base_context(lang, uri, Some(tenant)),
+        ..context! {
+            form => context! {
+                id => def.id,
+                title => def.title.get(lang),
+                description => def.description.as_ref().map(|d| d.get(lang)),
+            },
+            fields,
+            summary,
+            notice,
+        }
+    };
+    Ok(html(status, counter.pages.render("form.html", ctx)?))
+}
+
+async fn form_page(
+    State(counter): Shared,
+    Path((tenant, form)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let (_, def) = load_form(&counter, &tenant.id, &form).await?;
+    render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK)
+}
+
+/// Reads a urlencoded form body, refusing it before reading when it is
+/// larger than `limit` or not a form post.
+async fn read_form_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<(String, String)>, PageError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(PageError::UnsupportedMediaType);
+    }
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(PageError::TooLarge);
+    }
+    let bytes = http_body_util::Limited::new(body, limit).collect().await.map_err(|err| {
+        if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            PageError::TooLarge
+        } else {
+            PageError::BadRequest
+        }
+    })?;
+    let bytes = bytes.to_bytes();
+    // The pages declare UTF-8; anything else is refused rather than quietly
+    // turned into replacement characters the resident never typed.
+    let all_utf8 = bytes
+        .split(|b| *b == b'&' || *b == b'=')
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok());
+    if !all_utf8 {
+        return Err(PageError::BadRequest);
+    }
+    serde_urlencoded::from_bytes(&bytes).map_err(|_| PageError::BadRequest)
+}
+
+/// The resident's answers, without our own `_`-prefixed controls.
+fn answers(pairs: &[(String, String)]) -> RawInput {
+    RawInput::from_pairs(pairs.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+fn control<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn body_limit(counter: &Counter, def: &FormDefinition) -> usize {
+    def.max_body_bytes.min(counter.settings.max_body_bytes)
+}
+
+async fn confirm(
+    State(counter): Shared,
+    Path((tenant, form)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let (version, def) = load_form(&counter, &tenant.id, &form).await?;
+    let pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
+    let input = answers(&pairs);
+    let submission = match def.validate(&input, today_in_japan()) {
+        Ok(submission) => submission,
+        Err(errors) => {
+            return render_form(
+                &counter,
+                lang,
+                &uri,
+                &tenant,
+                &def,
+                Filled { input, errors: &errors, notice: None },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let ttl = i64::try_from(counter.settings.draft_ttl.as_secs()).unwrap_or(3600);
+    let draft = Draft::new(&tenant.id, &def.id, version, ttl, submission);
+    render_confirm(&counter, lang, &uri, &tenant, &def, &draft)
+}
+
+fn render_confirm(
+    counter: &Counter,
+    lang: Lang,
+    uri: &Uri,
+    tenant: &Tenant,
+    def: &FormDefinition,
+    draft: &Draft,
+) -> Result<Response, PageError> {
+    let rows: Vec<_> = def
+        .fields
+        .iter()
+        .filter(|f| def.is_shown(f, &draft.submission.to_input(def)))
+        .map(|field| {
+            let value = draft.submission.values.get(&field.name).map(|v| def.display_value(field, v, lang));
+            context! { label => field.label.get(lang), value }
+        })
+        .collect();
+    let ctx = context! {
+        ..base_context(lang, uri, Some(tenant)),
+        ..context! {
+            form => context! { id => def.id, title => def.title.get(lang) },
+            rows,
+            draft => draft.seal(&counter.tokens),
+        }
+    };
+    Ok(html(StatusCode::OK, counter.pages.render("confirm.html", ctx)?))
+}
+
+/// 修正する: back to the form with everything the resident entered.
+async fn edit(
+    State(counter): Shared,
+    Path((tenant, form)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let (version, def) = load_form(&counter, &tenant.id, &form).await?;
+    let pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
+    let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
+    let draft = match Draft::open(&counter.tokens, token, &tenant.id, &def.id).ok_or(PageError::BadRequest)? {
+        Opened::Valid(d) | Opened::Expired(d) => d,
+    };
+    let drafted_with = load_form_version(&counter, &tenant.id, &def.id, draft.form_version).await?;
+    let input = draft.submission.to_input(&drafted_with);
+    let t = ui::strings(lang);
+    let notice = (draft.form_version != version).then(|| t["form_changed"]);
+    render_form(&counter, lang, &uri, &tenant, &def, Filled { input, notice, ..Filled::default() }, StatusCode::OK)
+}
+
+async fn submit(
+    State(counter): Shared,
+    Path((tenant, form)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let (_, current) = load_form(&counter, &tenant.id, &form).await?;
+    let pairs = read_form_body(&headers, body, body_limit(&counter, &current)).await?;
+    let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
+    let draft = match Draft::open(&counter.tokens, token, &tenant.id, &current.id).ok_or(PageError::BadRequest)? {
+        Opened::Valid(draft) => draft,
+        Opened::Expired(draft) => {
+            // Nothing is lost: the answers go back into the form.
+            let def = load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?;
+            let input = draft.submission.to_input(&def);
+            let notice = ui::strings(lang)["draft_expired"];
+            return render_form(
+                &counter,
+                lang,
+                &uri,
+                &tenant,
+                &current,
+                Filled { input, notice: Some(notice), ..Filled::default() },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    // The draft names the version it was checked against; the submission
+    // keeps naming it even if a newer version was published meanwhile.
+    let def = load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?;
+    let key = counter.store.current_tenant_key(&tenant.id).await?.ok_or_else(|| {
+        tracing::error!(tenant = %tenant.id, "tenant has no public key; cannot accept submissions");
+        PageError::Unavailable
+    })?;
+    let secret = draft.inquiry_secret(&counter.tokens);
+    let payload = zeroize::Zeroizing::new(draft.submission.canonical_json());
+    let intake = Intake {
+        tenant: &tenant.id,
+        form_id: &draft.form_id,
+        form_version: draft.form_version,
+        draft_id: &draft.draft_id,
+        inquiry_secret: &secret,
+    };
+    let accepted = counter
+        .store
+        .accept(&intake, |receipt| {
+            let binding =
+                seal::RecordBinding::new(&tenant.id, &draft.form_id, draft.form_version, &receipt.to_string());
+            seal::seal(&key, &binding, &payload)
+        })
+        .await?;
+    tracing::info!(tenant = %tenant.id, form = %draft.form_id, receipt = %accepted.receipt, duplicate = accepted.duplicate, "submission accepted");
+    let ctx = context! {
+        ..base_context(lang, &uri, Some(&tenant)),
+        ..context! {
+            form => context! { id => def.id, title => def.title.get(lang) },
+            receipt_number => accepted.receipt.to_string(),
+            inquiry_number => accepted.inquiry.to_string(),
+            inquiry_secret => display_secret(&secret),
+            received_at => format_jst(accepted.received_at, lang),
+            record_hash => accepted.record_sha256,
+        }
+    };
+    Ok(html(StatusCode::OK, counter.pages.render("receipt.html", ctx)?))
+}
+
+async fn status_page(State(counter): Shared, Path(tenant): Path<String>, uri: Uri) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let ctx = context! { ..base_context(lang, &uri, Some(&tenant)), ..context! { asked => false } };
+    Ok(html(StatusCode::OK, counter.pages.render("status.html", ctx)?))
+}
+
+async fn status_lookup(
+    State(counter): Shared,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&uri);
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let pairs = read_form_body(&headers, body, 4096).await?;
+    let typed_number = control(&pairs, "inquiry_number").unwrap_or("");
+    let typed_secret = control(&pairs, "secret").unwrap_or("");
+    let found = match InquiryNumber::parse(typed_number) {
+        Some(number) => counter
+            .store
+            .lookup_status(&number, &canonical_secret(typed_secret))
+            .await?
+            .filter(|view| view.tenant_id == tenant.id),
+        None => None,
+    };
+    let mut result = None;
+    if let Some(view) = found {
+        let title = match load_form_version(&counter, &tenant.id, &view.form_id, view.form_version).await {
+            Ok(def) => def.title.get(lang).to_owned(),
+            Err(_) => view.form_id.clone(),
+        };
+        result = Some(context! {
+            form_title => title,
+            receipt_number => view.receipt.to_string(),
+            status => if lang == Lang::En { view.status.label_en() } else { view.status.label_ja() },
+            received_at => format_jst(view.received_at, lang),
+            status_changed_at => format_jst(view.status_changed_at, lang),
+        });
+    }
+    let status = if result.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
+    let ctx = context! {
+        ..base_context(lang, &uri, Some(&tenant)),
+        ..context! { asked => true, result, inquiry_number => typed_number }
+    };
+    Ok(html(status, counter.pages.render("status.html", ctx)?))
+}

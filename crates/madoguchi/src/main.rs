@@ -1,0 +1,160 @@
+//! # madoguchi — the command
+//!
+//! The thin binary over the crates: `serve` runs the counter, `form check`
+//! validates form definition files. It owns command-line parsing,
+//! configuration (file, environment, flags) and process set-up, and nothing
+//! of the domain: that lives in the library crates.
+#![forbid(unsafe_code)]
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, ServeArgs, ServeConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "madoguchi",
+    version,
+    about = "Online applications and surveys for a prefecture and its municipalities"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the counter: the internet-facing resident pages and intake.
+    ///
+    /// With no options it starts on 127.0.0.1:8080 with an embedded SQLite
+    /// database and a local vault under ./data, and a demo prefecture with
+    /// three municipalities and five forms. Every option can also be set in
+    /// a TOML file (--config) or an environment variable; flags win over the
+    /// environment, which wins over the file.
+    Serve(ServeArgs),
+    /// Work with form definition files.
+    #[command(subcommand)]
+    Form(FormCommand),
+}
+
+#[derive(Subcommand)]
+enum FormCommand {
+    /// Check form definition files and print every problem with its line.
+    Check {
+        /// The TOML files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Form(FormCommand::Check { files }) => return form_check(&files),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("madoguchi: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn form_check(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        let source = match std::fs::read_to_string(file) {
+            Ok(source) => source,
+            Err(err) => {
+                eprintln!("{}: cannot read: {err}", file.display());
+                failed = true;
+                continue;
+            }
+        };
+        match forms::FormDefinition::check(&source) {
+            Ok(def) => {
+                println!("{}: ok ({} \"{}\", {} fields)", file.display(), def.id, def.title.ja, def.fields.len())
+            }
+            Err(errors) => {
+                failed = true;
+                for error in errors {
+                    eprintln!("{}:{}:{}: {}", file.display(), error.line, error.column, error.message);
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MADOGUCHI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::resolve(args)?;
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(run_counter(config))
+}
+
+async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let vault = store::Vault::local(&config.vault_dir)
+        .with_context(|| format!("opening the vault at {}", config.vault_dir.display()))?;
+    let store = store::Store::open(&config.database, vault).await.context("opening the database")?;
+    if config.demo {
+        counter::demo::seed(&store, &config.data_dir.join("desk-keys")).await.context("seeding the demo prefecture")?;
+        tracing::warn!("demo prefecture loaded (disable with --no-demo)");
+    }
+    let token_key = config::load_or_create_secret(&config.token_key_file)?;
+    let settings = counter::CounterSettings { hsts: config.hsts, ..Default::default() };
+    let counter = counter::Counter::new(store, &token_key, settings).context("token key")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, database = ?counter.store().engine(), "counter serving");
+    println!("madoguchi counter: http://{local}/");
+    counter::serve(counter, listener, shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,153 @@
+//! A resident in a real browser (Debian's chromium through chromedriver):
+//! fills in a demo form, goes back from the 確認画面, sends, and reads the
+//! 到達番号. Set MADOGUCHI_SCREENSHOTS=DIR to keep screenshots of the pages.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use testkit::Engine;
+
+use crate::start;
+
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+}
+
+async fn browser() -> Browser {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let driver = tokio::process::Command::new(&driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{driver_path} is needed (apt-get install chromium chromium-driver): {e}"));
+    let profile = tempfile::tempdir().unwrap().keep();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--lang=ja", "--window-size=480,2400",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let capabilities = match capabilities {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    let mut last_error = None;
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return Browser { client, _driver: driver },
+            Err(e) => {
+                last_error = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("could not start chromium through chromedriver: {last_error:?}");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("MADOGUCHI_SCREENSHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = client.execute("window.scrollTo(0, 0)", vec![]).await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+async fn fill(client: &Client, id: &str, text: &str) {
+    let field = client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+}
+
+/// Waits for the page whose main heading is `text` (a click that submits a
+/// form returns before the next page has loaded).
+async fn wait_for_heading(client: &Client, text: &str) {
+    let xpath = format!("//h1[normalize-space()='{text}']");
+    if let Err(e) = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await {
+        panic!("no page headed {text}: {e}\n{}", client.source().await.unwrap_or_default());
+    }
+}
+
+async fn value(client: &Client, id: &str) -> String {
+    client.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_fills_in_a_form_goes_back_sends_and_reads_the_receipt_number() {
+    let counter = start(Engine::Sqlite).await;
+    let Browser { client, _driver } = browser().await;
+    client.goto(&format!("{}/t/aoba-city/f/water-start", counter.url)).await.unwrap();
+    assert_eq!(client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap(), "水道使用開始届");
+
+    // With JavaScript on, the bank name is asked only for direct debit.
+    let bank = client.find(Locator::Id("field-bank_name")).await.unwrap();
+    assert!(!bank.is_displayed().await.unwrap(), "conditional field hidden until it applies");
+
+    fill(&client, "f-applicant", "山田 花子").await;
+    fill(&client, "f-applicant-kana", "やまだ はなこ").await;
+    fill(&client, "f-phone", "03-1234-5678").await;
+    fill(&client, "f-email", "hanako@example.jp").await;
+    fill(&client, "f-email-confirm", "hanako@example.jp").await;
+    fill(&client, "f-property-postal", "１００－０００１").await;
+    fill(&client, "f-property-region", "みどり県青葉市").await;
+    fill(&client, "f-property-line", "本町2-4-6").await;
+    click(&client, "input[name='dwelling'][value='house']").await;
+    fill(&client, "f-start_date", &crate::today_wareki()).await;
+    click(&client, "input[name='payment'][value='transfer']").await;
+    assert!(bank.is_displayed().await.unwrap(), "shown once 口座振替 is chosen");
+    fill(&client, "f-bank_name", "みどり銀行").await;
+    click(&client, "#f-consent").await;
+    screenshot(&client, "form").await;
+    click(&client, "button.primary").await;
+
+    // 確認画面, then 修正する: everything is still there.
+    wait_for_heading(&client, "入力内容の確認").await;
+    let page = client.source().await.unwrap();
+    assert!(page.contains("ヤマダ ハナコ") && page.contains("〒100-0001"), "normalised on the confirm page");
+    screenshot(&client, "confirm").await;
+    click(&client, "button.secondary").await;
+    wait_for_heading(&client, "水道使用開始届").await;
+    assert_eq!(value(&client, "f-applicant").await, "山田 花子");
+    assert_eq!(value(&client, "f-bank_name").await, "みどり銀行");
+    assert!(client
+        .find(Locator::Css("input[name='dwelling'][value='house']"))
+        .await
+        .unwrap()
+        .is_selected()
+        .await
+        .unwrap());
+    fill(&client, "f-property-line", "本町2-4-8").await;
+    click(&client, "button.primary").await;
+    wait_for_heading(&client, "入力内容の確認").await;
+    assert!(client.source().await.unwrap().contains("本町2-4-8"));
+    click(&client, "button.primary").await;
+    wait_for_heading(&client, "受付が完了しました").await;
+
+    let receipt = client.find(Locator::Id("receipt-number")).await.unwrap().text().await.unwrap();
+    let year = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).year();
+    assert_eq!(receipt, format!("{year}-000001"));
+    screenshot(&client, "receipt").await;
+    client.close().await.unwrap();
+}

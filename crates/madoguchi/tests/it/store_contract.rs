@@ -1,0 +1,162 @@
+//! The storage contract: the same behaviour on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+
+use seal::{RecordBinding, TenantKeyPair};
+use store::{Intake, NewTenant, NewTenantGroup, Store};
+use testkit::{Engine, TestDatabase};
+
+use crate::on_both_engines;
+
+on_both_engines!(
+    publishing_a_changed_form_makes_a_new_version_and_keeps_the_old,
+    municipalities_adopt_their_prefectures_templates,
+    receipt_numbers_are_gap_free_under_concurrent_submissions,
+    the_same_draft_is_accepted_once,
+    status_lookup_needs_the_right_secret,
+    tenant_keys_are_public_and_the_newest_seals,
+    the_vault_refuses_corrupt_objects,
+);
+
+struct Fixture {
+    store: Store,
+    keys: TenantKeyPair,
+    _db: TestDatabase,
+    _vault: tempfile::TempDir,
+}
+
+async fn fixture(engine: Engine) -> Fixture {
+    let db = TestDatabase::new(engine).await;
+    let vault = tempfile::tempdir().unwrap();
+    let store = db.store(vault.path()).await;
+    store
+        .put_tenant_group(&NewTenantGroup { id: "pref".into(), name_ja: "県".into(), name_en: "Prefecture".into() })
+        .await
+        .unwrap();
+    for id in ["city-a", "city-b"] {
+        store
+            .put_tenant(&NewTenant {
+                id: id.into(),
+                group_id: Some("pref".into()),
+                name_ja: "市".into(),
+                name_en: "City".into(),
+                contact_ja: "電話".into(),
+                contact_en: "Phone".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let keys = TenantKeyPair::generate();
+    store.add_tenant_key("city-a", &keys.public).await.unwrap();
+    Fixture { store, keys, _db: db, _vault: vault }
+}
+
+fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
+    Intake { tenant, form_id: "water-start", form_version: 1, draft_id: draft, inquiry_secret: "SECRET42" }
+}
+
+async fn accept(f: &Fixture, tenant: &str, draft: &str) -> store::Acceptance {
+    let public = f.keys.public.clone();
+    f.store
+        .accept(&intake(tenant, draft), |receipt| {
+            seal::seal(&public, &RecordBinding::new(tenant, "water-start", 1, &receipt.to_string()), b"{}")
+        })
+        .await
+        .unwrap()
+}
+
+async fn publishing_a_changed_form_makes_a_new_version_and_keeps_the_old(engine: Engine) {
+    let f = fixture(engine).await;
+    let v1 = f.store.publish_form("city-a", "water-start", "id = \"water-start\" # v1", None).await.unwrap();
+    assert_eq!((v1.version, v1.changed), (1, true));
+    let same = f.store.publish_form("city-a", "water-start", "id = \"water-start\" # v1", None).await.unwrap();
+    assert_eq!((same.version, same.changed), (1, false));
+    let v2 = f.store.publish_form("city-a", "water-start", "id = \"water-start\" # v2", None).await.unwrap();
+    assert_eq!((v2.version, v2.changed), (2, true));
+    let current = f.store.current_form("city-a", "water-start").await.unwrap().unwrap();
+    assert_eq!((current.version, current.definition.as_str()), (2, "id = \"water-start\" # v2"));
+    let old = f.store.form_version("city-a", "water-start", 1).await.unwrap().unwrap();
+    assert_eq!(old.definition, "id = \"water-start\" # v1");
+    assert!(f.store.current_form("city-b", "water-start").await.unwrap().is_none());
+    assert_eq!(f.store.tenant_forms("city-a").await.unwrap().len(), 1);
+}
+
+async fn municipalities_adopt_their_prefectures_templates(engine: Engine) {
+    let f = fixture(engine).await;
+    f.store.publish_template("pref", "survey", "template v1").await.unwrap();
+    let a = f.store.adopt_template("city-a", "pref", "survey").await.unwrap();
+    let b = f.store.adopt_template("city-b", "pref", "survey").await.unwrap();
+    assert_eq!((a.version, b.version), (1, 1));
+    // A municipality adjusts its own copy; the other keeps the template's.
+    f.store.publish_form("city-a", "survey", "city-a's own wording", None).await.unwrap();
+    assert_eq!(f.store.current_form("city-b", "survey").await.unwrap().unwrap().definition, "template v1");
+    let own = f.store.current_form("city-a", "survey").await.unwrap().unwrap();
+    assert_eq!((own.version, own.template), (2, None));
+    // A new template version reaches a tenant when it adopts again.
+    f.store.publish_template("pref", "survey", "template v2").await.unwrap();
+    let again = f.store.adopt_template("city-b", "pref", "survey").await.unwrap();
+    let copy = f.store.current_form("city-b", "survey").await.unwrap().unwrap();
+    assert_eq!((again.version, copy.template), (2, Some(("pref".to_owned(), 2))));
+    assert!(f.store.adopt_template("city-b", "pref", "missing").await.is_err());
+}
+
+async fn receipt_numbers_are_gap_free_under_concurrent_submissions(engine: Engine) {
+    let f = Arc::new(fixture(engine).await);
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move { accept(&f, "city-a", &format!("draft-{i}")).await.receipt.seq })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=24).collect::<Vec<i64>>());
+}
+
+async fn the_same_draft_is_accepted_once(engine: Engine) {
+    let f = Arc::new(fixture(engine).await);
+    let (a, b) = tokio::join!(accept(&f, "city-a", "same"), accept(&f, "city-a", "same"));
+    assert_eq!(a.receipt, b.receipt);
+    assert_eq!(a.inquiry, b.inquiry);
+    assert!(a.duplicate || b.duplicate);
+    let next = accept(&f, "city-a", "other").await;
+    assert_eq!(next.receipt.seq, 2, "no number was lost to the duplicate");
+}
+
+async fn status_lookup_needs_the_right_secret(engine: Engine) {
+    let f = fixture(engine).await;
+    let done = accept(&f, "city-a", "d").await;
+    let view = f.store.lookup_status(&done.inquiry, "SECRET42").await.unwrap().expect("found");
+    assert_eq!(
+        (view.tenant_id.as_str(), view.receipt, view.status),
+        ("city-a", done.receipt, store::SubmissionStatus::Received)
+    );
+    assert!(f.store.lookup_status(&done.inquiry, "SECRET43").await.unwrap().is_none());
+    let unknown = store::InquiryNumber::parse("0000-0000-0000").unwrap();
+    assert!(f.store.lookup_status(&unknown, "SECRET42").await.unwrap().is_none());
+}
+
+async fn tenant_keys_are_public_and_the_newest_seals(engine: Engine) {
+    let f = fixture(engine).await;
+    let current = f.store.current_tenant_key("city-a").await.unwrap().unwrap();
+    assert_eq!(current.id(), f.keys.public.id());
+    assert!(f.store.current_tenant_key("city-b").await.unwrap().is_none());
+    // Registering the same key twice is harmless.
+    f.store.add_tenant_key("city-a", &f.keys.public).await.unwrap();
+    assert!(f.store.add_tenant_key("nowhere", &f.keys.public).await.is_err());
+}
+
+async fn the_vault_refuses_corrupt_objects(engine: Engine) {
+    let db = TestDatabase::new(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = db.store(dir.path()).await;
+    let hash = store.vault().put("records", b"sealed bytes").await.unwrap();
+    assert_eq!(store.vault().put("records", b"sealed bytes").await.unwrap(), hash, "create-only, idempotent");
+    assert_eq!(store.vault().get("records", &hash).await.unwrap().as_ref(), b"sealed bytes");
+    let path = dir.path().join("records").join(&hash[..2]).join(&hash);
+    std::fs::write(&path, b"tampered").unwrap();
+    assert!(matches!(store.vault().get("records", &hash).await, Err(store::StoreError::Corrupt(_))));
+}

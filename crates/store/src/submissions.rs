@@ -1,0 +1,350 @@
+//! Accepting sealed submissions: 到達番号, 問合せ番号, and the durable write.
+
+use rand::Rng;
+use seal::{SealError, SealedRecord};
+use sqlx::Row;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::{sha256_hex, Result, Store, StoreError};
+
+/// Japan Standard Time: 到達番号 years turn over at midnight in Japan.
+const JST: UtcOffset = match UtcOffset::from_hms(9, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// 到達番号: public, sequential per tenant and year, shown on the receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReceiptNumber {
+    pub year: i64,
+    pub seq: i64,
+}
+
+impl std::fmt::Display for ReceiptNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{:06}", self.year, self.seq)
+    }
+}
+
+/// 問合せ番号: random, unguessable only together with its secret; lets a
+/// resident look up the status of what they sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InquiryNumber(String);
+
+impl InquiryNumber {
+    fn generate() -> InquiryNumber {
+        let mut rng = rand::rngs::OsRng;
+        let digits: String = (0..12).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
+        InquiryNumber(format!("{}-{}-{}", &digits[..4], &digits[4..8], &digits[8..]))
+    }
+
+    /// Accepts what a resident types: hyphens, spaces and full-width digits.
+    pub fn parse(text: &str) -> Option<InquiryNumber> {
+        let digits: String = text
+            .chars()
+            .filter_map(|c| match c {
+                '0'..='9' => Some(c),
+                '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
+                _ => None,
+            })
+            .collect();
+        let others = text.chars().filter(|c| !c.is_numeric() && !matches!(c, '-' | '－' | 'ー' | ' ' | '　')).count();
+        (digits.len() == 12 && others == 0)
+            .then(|| InquiryNumber(format!("{}-{}-{}", &digits[..4], &digits[4..8], &digits[8..])))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for InquiryNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a submission is in the tenant's workflow. Set by the desk; the
+/// counter only shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmissionStatus {
+    /// 受付
+    Received,
+    /// 審査中
+    InReview,
+    /// 完了
+    Completed,
+    /// 差戻し
+    Returned,
+    /// 却下
+    Rejected,
+}
+
+impl SubmissionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionStatus::Received => "received",
+            SubmissionStatus::InReview => "in_review",
+            SubmissionStatus::Completed => "completed",
+            SubmissionStatus::Returned => "returned",
+            SubmissionStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubmissionStatus> {
+        [
+            SubmissionStatus::Received,
+            SubmissionStatus::InReview,
+            SubmissionStatus::Completed,
+            SubmissionStatus::Returned,
+            SubmissionStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            SubmissionStatus::Received => "受付",
+            SubmissionStatus::InReview => "審査中",
+            SubmissionStatus::Completed => "完了",
+            SubmissionStatus::Returned => "差戻し",
+            SubmissionStatus::Rejected => "却下",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            SubmissionStatus::Received => "Received",
+            SubmissionStatus::InReview => "Under review",
+            SubmissionStatus::Completed => "Completed",
+            SubmissionStatus::Returned => "Returned for correction",
+            SubmissionStatus::Rejected => "Rejected",
+        }
+    }
+}
+
+/// What the counter knows about a submission before it is sealed: where it
+/// goes, and the draft it came from. No resident data.
+#[derive(Debug, Clone)]
+pub struct Intake<'a> {
+    pub tenant: &'a str,
+    pub form_id: &'a str,
+    pub form_version: i64,
+    /// The random id of the draft token this submission came from: sending
+    /// the same draft twice (a double click, a reload) yields one record.
+    pub draft_id: &'a str,
+    /// The secret the resident will use with the 問合せ番号; only its hash
+    /// is stored.
+    pub inquiry_secret: &'a str,
+}
+
+/// The counter's acknowledgement, given only after the sealed record is
+/// committed in the database and written to the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    pub receipt: ReceiptNumber,
+    pub inquiry: InquiryNumber,
+    pub record_sha256: String,
+    pub received_at: i64,
+    /// True when this draft had already been accepted: nothing new was written.
+    pub duplicate: bool,
+}
+
+/// What a status lookup shows: no resident data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    pub tenant_id: String,
+    pub form_id: String,
+    pub form_version: i64,
+    pub receipt: ReceiptNumber,
+    pub status: SubmissionStatus,
+    pub received_at: i64,
+    pub status_changed_at: i64,
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Store {
+    /// Accepts one submission. `seal` is called with the 到達番号 once it is
+    /// taken, inside the transaction, and must return the sealed payload
+    /// bound to it; then the record is written to the database and the
+    /// vault, and only when both hold is the acceptance returned.
+    pub async fn accept<F>(&self, intake: &Intake<'_>, seal: F) -> Result<Acceptance>
+    where
+        F: FnOnce(&ReceiptNumber) -> Result<SealedRecord, SealError>,
+    {
+        if let Some(done) = self.accepted_draft(intake.draft_id).await? {
+            return Ok(done);
+        }
+        let now = OffsetDateTime::now_utc();
+        let year = i64::from(now.to_offset(JST).year());
+        let mut tx = self.db.begin().await?;
+        // Taking the number is the transaction's first statement, a write, so
+        // SQLite takes its write lock at once and PostgreSQL locks the row.
+        sqlx::query("INSERT INTO receipt_sequences (tenant_id, year, last_seq) VALUES ($1, $2, 0) ON CONFLICT (tenant_id, year) DO NOTHING")
+            .bind(intake.tenant)
+            .bind(year)
+            .execute(&mut *tx)
+            .await?;
+        let seq: i64 = sqlx::query(
+            "UPDATE receipt_sequences SET last_seq = last_seq + 1 WHERE tenant_id = $1 AND year = $2 RETURNING last_seq",
+        )
+        .bind(intake.tenant)
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("last_seq")?;
+        let receipt = ReceiptNumber { year, seq };
+        let record = seal(&receipt)?;
+        let bytes = record.to_bytes();
+        let record_sha256 = sha256_hex(&bytes);
+        let inquiry = InquiryNumber::generate();
+        let inserted = sqlx::query(
+            "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
+               secret_sha256, draft_id, key_id, record, record_sha256, status, received_at, status_changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .bind(intake.tenant)
+        .bind(year)
+        .bind(seq)
+        .bind(intake.form_id)
+        .bind(intake.form_version)
+        .bind(inquiry.as_str())
+        .bind(sha256_hex(intake.inquiry_secret.as_bytes()))
+        .bind(intake.draft_id)
+        .bind(record.key_id.as_str())
+        .bind(&bytes)
+        .bind(&record_sha256)
+        .bind(SubmissionStatus::Received.as_str())
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => {
+                // The same draft was accepted concurrently (a double click on
+                // another node): roll back our number and report theirs.
+                tx.rollback().await?;
+                return self
+                    .accepted_draft(intake.draft_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Inconsistent("unique violation without a matching draft".into()));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        self.vault.put("records", &bytes).await?;
+        tx.commit().await?;
+        Ok(Acceptance { receipt, inquiry, record_sha256, received_at: now.unix_timestamp(), duplicate: false })
+    }
+
+    async fn accepted_draft(&self, draft_id: &str) -> Result<Option<Acceptance>> {
+        let row = sqlx::query(
+            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at FROM submissions WHERE draft_id = $1",
+        )
+        .bind(draft_id)
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|row| {
+            Ok(Acceptance {
+                receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+                inquiry: InquiryNumber(row.try_get("inquiry_number")?),
+                record_sha256: row.try_get("record_sha256")?,
+                received_at: row.try_get("received_at")?,
+                duplicate: true,
+            })
+        })
+        .transpose()
+    }
+
+    /// The status of a submission, for a resident who has both its 問合せ番号
+    /// and its secret. A wrong secret looks exactly like an unknown number.
+    pub async fn lookup_status(&self, inquiry: &InquiryNumber, secret: &str) -> Result<Option<StatusView>> {
+        let row = sqlx::query(
+            "SELECT tenant_id, form_id, form_version, receipt_year, receipt_seq, secret_sha256, status, received_at,
+               status_changed_at FROM submissions WHERE inquiry_number = $1",
+        )
+        .bind(inquiry.as_str())
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: String = row.try_get("secret_sha256")?;
+        if !constant_time_eq(stored.as_bytes(), sha256_hex(secret.trim().as_bytes()).as_bytes()) {
+            return Ok(None);
+        }
+        let status: String = row.try_get("status")?;
+        Ok(Some(StatusView {
+            tenant_id: row.try_get("tenant_id")?,
+            form_id: row.try_get("form_id")?,
+            form_version: row.try_get("form_version")?,
+            receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+            status: SubmissionStatus::parse(&status)
+                .ok_or_else(|| StoreError::Inconsistent(format!("unknown status {status:?}")))?,
+            received_at: row.try_get("received_at")?,
+            status_changed_at: row.try_get("status_changed_at")?,
+        }))
+    }
+
+    /// The sealed record of a submission, read from the database.
+    pub async fn sealed_record(&self, tenant: &str, receipt: ReceiptNumber) -> Result<Option<SealedRecord>> {
+        let row = sqlx::query(
+            "SELECT record FROM submissions WHERE tenant_id = $1 AND receipt_year = $2 AND receipt_seq = $3",
+        )
+        .bind(tenant)
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|row| Ok(SealedRecord::from_bytes(&row.try_get::<Vec<u8>, _>("record")?)?)).transpose()
+    }
+
+    /// How many submissions a tenant has, for a year.
+    pub async fn count_submissions(&self, tenant: &str, year: i64) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE tenant_id = $1 AND receipt_year = $2")
+            .bind(tenant)
+            .bind(year)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_numbers_read_as_year_and_sequence() {
+        assert_eq!(ReceiptNumber { year: 2026, seq: 42 }.to_string(), "2026-000042");
+    }
+
+    #[test]
+    fn inquiry_numbers_accept_what_residents_type() {
+        let cases = [
+            ("1234-5678-9012", Some("1234-5678-9012")),
+            ("123456789012", Some("1234-5678-9012")),
+            ("１２３４－５６７８－９０１２", Some("1234-5678-9012")),
+            (" 1234 5678 9012 ", Some("1234-5678-9012")),
+            ("1234-5678-901", None),
+            ("1234-5678-901x", None),
+            ("", None),
+        ];
+        for (typed, expected) in cases {
+            assert_eq!(InquiryNumber::parse(typed).as_ref().map(InquiryNumber::as_str), expected, "{typed:?}");
+        }
+    }
+
+    #[test]
+    fn generated_inquiry_numbers_parse_back() {
+        for _ in 0..100 {
+            let n = InquiryNumber::generate();
+            assert_eq!(InquiryNumber::parse(n.as_str()), Some(n));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Tenants (municipalities), tenant groups (prefectures) and tenant keys.
+
+use seal::TenantPublicKey;
+use sqlx::Row;
+
+use crate::{now_unix, Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantGroup {
+    pub id: String,
+    pub name_ja: String,
+    pub name_en: String,
+}
+
+pub type NewTenantGroup = TenantGroup;
+
+/// A municipality: its names and the contact shown on its forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub group_id: Option<String>,
+    pub name_ja: String,
+    pub name_en: String,
+    pub contact_ja: String,
+    pub contact_en: String,
+}
+
+pub type NewTenant = Tenant;
+
+fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant> {
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
+        name_ja: row.try_get("name_ja")?,
+        name_en: row.try_get("name_en")?,
+        contact_ja: row.try_get("contact_ja")?,
+        contact_en: row.try_get("contact_en")?,
+    })
+}
+
+impl Store {
+    /// Creates the group, or updates its names.
+    pub async fn put_tenant_group(&self, group: &NewTenantGroup) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_groups (id, name_ja, name_en, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja, name_en = excluded.name_en",
+        )
+        .bind(&group.id)
+        .bind(&group.name_ja)
+        .bind(&group.name_en)
+        .bind(now_unix())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn tenant_group(&self, id: &str) -> Result<Option<TenantGroup>> {
+        let row = sqlx::query("SELECT id, name_ja, name_en FROM tenant_groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        row.map(|row| {
+            Ok(TenantGroup {
+                id: row.try_get("id")?,
+                name_ja: row.try_get("name_ja")?,
+                name_en: row.try_get("name_en")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates the tenant, or updates its names, group and contact.
+    pub async fn put_tenant(&self, tenant: &NewTenant) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, group_id, name_ja, name_en, contact_ja, contact_en, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET group_id = excluded.group_id, name_ja = excluded.name_ja,
+               name_en = excluded.name_en, contact_ja = excluded.contact_ja, contact_en = excluded.contact_en",
+        )
+        .bind(&tenant.id)
+        .bind(&tenant.group_id)
+        .bind(&tenant.name_ja)
+        .bind(&tenant.name_en)
+        .bind(&tenant.contact_ja)
+        .bind(&tenant.contact_en)
+        .bind(now_unix())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
+        let row =
+            sqlx::query("SELECT id, group_id, name_ja, name_en, contact_ja, contact_en FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db)
+                .await?;
+        row.as_ref().map(tenant_from_row).transpose()
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let rows =
+            sqlx::query("SELECT id, group_id, name_ja, name_en, contact_ja, contact_en FROM tenants ORDER BY id")
+                .fetch_all(&self.db)
+                .await?;
+        rows.iter().map(tenant_from_row).collect()
+    }
+
+    /// Registers a public key for the tenant; the newest key is the one new
+    /// records are sealed to. Registering the same key again changes nothing.
+    pub async fn add_tenant_key(&self, tenant: &str, key: &TenantPublicKey) -> Result<()> {
+        if self.tenant(tenant).await?.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        sqlx::query(
+            "INSERT INTO tenant_keys (tenant_id, key_id, public_key, added_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, key_id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(key.id().as_str())
+        .bind(key.to_base64())
+        .bind(now_unix())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The key new submissions to `tenant` are sealed to.
+    pub async fn current_tenant_key(&self, tenant: &str) -> Result<Option<TenantPublicKey>> {
+        let row = sqlx::query(
+            "SELECT public_key FROM tenant_keys WHERE tenant_id = $1 AND retired_at IS NULL
+             ORDER BY added_at DESC, key_id DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.db)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let text: String = row.try_get("public_key")?;
+                Ok(Some(TenantPublicKey::from_base64(&text)?))
+            }
+        }
+    }
+}

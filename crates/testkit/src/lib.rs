@@ -1,0 +1,208 @@
+//! # testkit — a real counter for every test
+//!
+//! Starts the `madoguchi serve` binary on a temporary data directory, on
+//! embedded SQLite or on a fresh PostgreSQL schema, listening on a loopback
+//! port of its own, with its standard output and error captured to files
+//! (so tests can search everything the counter wrote, logs included). Also
+//! hands out bare stores for the storage contract tests.
+//!
+//! It exists for tests and benchmarks only and must never be a dependency
+//! of a shipped crate.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use: `MADOGUCHI_TEST_POSTGRES`, or the local
+/// one every development and CI machine runs.
+pub fn postgres_url() -> String {
+    std::env::var("MADOGUCHI_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database of its own for one test: a SQLite file in a temporary
+/// directory, or a fresh schema on the PostgreSQL server.
+pub struct TestDatabase {
+    pub url: String,
+    pub engine: Engine,
+    schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn new(engine: Engine) -> TestDatabase {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite").display());
+                TestDatabase { url, engine, schema: None, _dir: Some(dir) }
+            }
+            Engine::Postgres => {
+                let schema = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+                run_on_postgres(&format!("CREATE SCHEMA {schema}")).await;
+                let base = postgres_url();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                TestDatabase { url, engine, schema: Some(schema), _dir: None }
+            }
+        }
+    }
+
+    /// A database inside `dir` (SQLite) so that searches of `dir` cover it.
+    pub async fn in_dir(engine: Engine, dir: &Path) -> TestDatabase {
+        match engine {
+            Engine::Sqlite => TestDatabase {
+                url: format!("sqlite://{}", dir.join("madoguchi.sqlite").display()),
+                engine,
+                schema: None,
+                _dir: None,
+            },
+            Engine::Postgres => TestDatabase::new(engine).await,
+        }
+    }
+
+    /// A store on this database with a vault in `vault_dir`.
+    pub async fn store(&self, vault_dir: &Path) -> store::Store {
+        let vault = store::Vault::local(vault_dir).expect("vault");
+        store::Store::open(&self.url, vault).await.expect("open store")
+    }
+
+    /// The PostgreSQL schema, when on PostgreSQL (its rows are what the
+    /// counter "wrote" there).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(schema) = self.schema.take() {
+            // Best effort: a leftover schema on a developer's machine is
+            // harmless, CI machines are fresh.
+            let _ = std::process::Command::new("psql")
+                .args([&postgres_url(), "-q", "-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+async fn run_on_postgres(sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for this test: {e}", postgres_url()));
+    sqlx::Executor::execute(&mut conn, sql).await.expect(sql);
+}
+
+/// A running counter.
+pub struct TestCounter {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub engine: Engine,
+    /// Everything the counter writes on disk: its data dir and its logs.
+    pub root: tempfile::TempDir,
+    pub database: TestDatabase,
+    child: Child,
+}
+
+impl TestCounter {
+    /// Starts `binary serve` with the demo prefecture.
+    pub async fn start(binary: &Path, engine: Engine) -> TestCounter {
+        Self::start_with(binary, engine, &[]).await
+    }
+
+    pub async fn start_with(binary: &Path, engine: Engine, extra_args: &[&str]) -> TestCounter {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let data_dir = root.path().join("data");
+        let logs = root.path().join("logs");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        std::fs::create_dir_all(&logs).expect("logs dir");
+        let database = TestDatabase::in_dir(engine, &data_dir).await;
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--database")
+            .arg(&database.url)
+            .args(["--listen", "127.0.0.1:0", "--hsts", "false"])
+            .args(extra_args)
+            .env("MADOGUCHI_LOG", "debug,sqlx=info,hyper=info,h2=info")
+            .env_remove("MADOGUCHI_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the madoguchi binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        tokio::spawn(copy_to_file(stderr, logs.join("stderr.log")));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut file = tokio::fs::File::create(logs.join("stdout.log")).await.expect("log file");
+            let mut tx = Some(tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+                let _ = file.flush().await;
+                if let Some(url) = line.strip_prefix("madoguchi counter: ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url.trim_end_matches('/').to_owned());
+                    }
+                }
+            }
+        });
+        let url = match tokio::time::timeout(Duration::from_secs(60), rx).await {
+            Ok(Ok(url)) => url,
+            _ => {
+                let log = std::fs::read_to_string(root.path().join("logs/stderr.log")).unwrap_or_default();
+                panic!("the counter did not start:\n{log}");
+            }
+        };
+        TestCounter { url, engine, root, database, child }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    pub fn desk_keys_dir(&self) -> PathBuf {
+        self.data_dir().join("desk-keys")
+    }
+
+    /// A demo tenant's private key, as its desk would hold it.
+    pub fn demo_private_key(&self, tenant: &str) -> seal::TenantPrivateKey {
+        counter::demo::load_private_key(&self.desk_keys_dir(), tenant).expect("demo key")
+    }
+
+    /// A second handle on the counter's store, for looking at what it kept.
+    pub async fn store(&self) -> store::Store {
+        self.database.store(&self.data_dir().join("vault")).await
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    }
+
+    /// Stops the counter the hard way (as a crash or `kill -9` would).
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn copy_to_file(mut from: impl AsyncRead + Unpin, path: PathBuf) {
+    if let Ok(mut file) = tokio::fs::File::create(&path).await {
+        let _ = tokio::io::copy(&mut from, &mut file).await;
+    }
+}
