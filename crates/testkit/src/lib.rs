@@ -138,7 +138,12 @@ impl TestCounter {
             .arg(&database.url)
             .args(["--listen", "127.0.0.1:0", "--hsts", "false"])
             .args(extra_args)
-            .env("MADOGUCHI_LOG", "debug,sqlx=info,hyper=info,h2=info")
+            // Debug logs by default, so searches of the logs cover the most
+            // the counter can say; benchmarks turn them down.
+            .env(
+                "MADOGUCHI_LOG",
+                std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".into()),
+            )
             .env_remove("MADOGUCHI_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

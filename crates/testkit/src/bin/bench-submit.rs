@@ -1,0 +1,195 @@
+//! Sealed submissions per second through the counter's HTTP endpoints, with
+//! a bare hyper server measured in the same run as the ceiling.
+//!
+//! Usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C] [--engines sqlite,postgres]
+//!
+//! For each engine it starts a real counter (release binary, demo
+//! prefecture), then measures, each with N requests at concurrency C from
+//! this process over loopback: GET of a form page, POST 確認 (validate,
+//! normalise, seal the draft token), and POST 送信 (seal to the tenant key,
+//! take a 到達番号, commit to the database and write to the vault). It then
+//! checks that exactly N submissions were stored. Prints a Markdown table.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use testkit::{Engine, TestCounter};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::Semaphore;
+
+struct Figures {
+    what: String,
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn row(&self, ceiling: Option<f64>) -> String {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let pct =
+            |p: f64| sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied();
+        let rate = self.requests as f64 / self.elapsed.as_secs_f64();
+        let ms = |d: Option<Duration>| d.map(|d| format!("{:.2}", d.as_secs_f64() * 1000.0)).unwrap_or_default();
+        let share = ceiling.map(|c| format!("{:.1} %", rate / c * 100.0)).unwrap_or_else(|| "100 %".into());
+        format!(
+            "| {} | {} | {:.0} | {} | {} | {} |",
+            self.what,
+            self.requests,
+            rate,
+            ms(pct(0.5)),
+            ms(pct(0.99)),
+            share
+        )
+    }
+}
+
+/// Sends `bodies.len()` requests built by `make`, at most `concurrency` at a
+/// time; returns the figures and every response body.
+async fn run<F>(what: &str, concurrency: usize, count: usize, make: F) -> (Figures, Vec<String>)
+where
+    F: Fn(usize) -> reqwest::RequestBuilder,
+{
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let permit = Arc::clone(&gate).acquire_owned().await.expect("semaphore");
+        let request = make(i);
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            let body = response.text().await.expect("body");
+            assert!(status.is_success(), "{status}: {body}");
+            drop(permit);
+            (t0.elapsed(), body)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut bodies = Vec::with_capacity(count);
+    for task in tasks {
+        let (latency, body) = task.await.expect("task");
+        latencies.push(latency);
+        bodies.push(body);
+    }
+    (Figures { what: what.to_owned(), requests: count, elapsed: started.elapsed(), latencies }, bodies)
+}
+
+fn hidden_draft(page: &str) -> String {
+    let marker = "name=\"_draft\" value=\"";
+    let start = page.find(marker).expect("draft token") + marker.len();
+    let end = page[start..].find('"').expect("end of token") + start;
+    page[start..end].to_owned()
+}
+
+fn answers() -> Vec<(String, String)> {
+    let today = time_now_jst();
+    [
+        ("applicant", "山田 太郎"),
+        ("applicant.kana", "やまだ たろう"),
+        ("phone", "090-1234-5678"),
+        ("email", "taro@example.jp"),
+        ("email.confirm", "taro@example.jp"),
+        ("property.postal", "100-0001"),
+        ("property.region", "みどり県青葉市"),
+        ("property.line", "中央1-2-3"),
+        ("dwelling", "house"),
+        ("start_date", today.as_str()),
+        ("payment", "slip"),
+        ("notes", "ベンチマーク"),
+        ("consent", "yes"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Today's date in Japan, ISO.
+fn time_now_jst() -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date().to_string()
+}
+
+async fn start_hello() -> (tokio::process::Child, String) {
+    let exe = std::env::current_exe().expect("own path").with_file_name("bench-hello");
+    let mut child = tokio::process::Command::new(&exe)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::io::BufReader::new(stdout).lines().next_line().await.expect("read").expect("a line");
+    let address = line.trim_start_matches("listening on ").to_owned();
+    (child, format!("http://{address}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let binary =
+        PathBuf::from(args.next().expect("usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C]"));
+    let (mut requests, mut concurrency, mut engines) = (2000usize, 32usize, vec![Engine::Sqlite, Engine::Postgres]);
+    while let Some(flag) = args.next() {
+        let value = args.next().expect("a value after each flag");
+        match flag.as_str() {
+            "--requests" => requests = value.parse().expect("--requests N"),
+            "--concurrency" => concurrency = value.parse().expect("--concurrency C"),
+            "--engines" => {
+                engines = value
+                    .split(',')
+                    .map(|e| match e {
+                        "sqlite" => Engine::Sqlite,
+                        "postgres" => Engine::Postgres,
+                        other => panic!("unknown engine {other}"),
+                    })
+                    .collect()
+            }
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    std::env::set_var("MADOGUCHI_TEST_LOG", "warn");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+
+    let (_hello, hello_url) = start_hello().await;
+    // Warm up, then measure the ceiling.
+    let _ = run("warm-up", concurrency, 200, |_| client.get(&hello_url)).await;
+    let (hello, _) = run("bare hyper \"hello\" (ceiling)", concurrency, requests, |_| client.get(&hello_url)).await;
+    let ceiling = hello.requests as f64 / hello.elapsed.as_secs_f64();
+    println!("\n{requests} requests per row, {concurrency} concurrent, loopback, this process as the client.\n");
+    println!("| endpoint | requests | req/s | p50 ms | p99 ms | of ceiling |");
+    println!("|---|---|---|---|---|---|");
+    println!("{}", hello.row(None));
+
+    for engine in engines {
+        let counter = TestCounter::start(&binary, engine).await;
+        let name = match engine {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL",
+        };
+        let form_url = format!("{}/t/aoba-city/f/water-start", counter.url);
+        let _ = run("warm-up", concurrency, 200, |_| client.get(&form_url)).await;
+        let (page, _) = run(&format!("GET form page ({name})"), concurrency, requests, |_| client.get(&form_url)).await;
+        println!("{}", page.row(Some(ceiling)));
+        let answers = answers();
+        let confirm_url = format!("{form_url}/confirm");
+        let (confirm, pages) =
+            run(&format!("POST 確認 ({name})"), concurrency, requests, |_| client.post(&confirm_url).form(&answers))
+                .await;
+        println!("{}", confirm.row(Some(ceiling)));
+        let drafts: Vec<String> = pages.iter().map(|p| hidden_draft(p)).collect();
+        let submit_url = format!("{form_url}/submit");
+        let (submit, receipts) =
+            run(&format!("POST 送信, sealed + committed ({name})"), concurrency, requests, |i| {
+                client.post(&submit_url).form(&[("_draft", drafts[i].as_str())])
+            })
+            .await;
+        println!("{}", submit.row(Some(ceiling)));
+        assert!(receipts.iter().all(|r| r.contains("id=\"receipt-number\"")));
+        let year = time_now_jst()[..4].parse().expect("year");
+        let stored = counter.store().await.count_submissions("aoba-city", year).await.expect("count");
+        assert_eq!(stored, requests as i64, "every acknowledged submission is stored, once");
+    }
+}
