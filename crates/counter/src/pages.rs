@@ -473,10 +473,11 @@ fn render_confirm(
     def: &FormDefinition,
     draft: &Draft,
 ) -> Result<Response, PageError> {
+    let answered = draft.submission.to_input(def);
     let rows: Vec<_> = def
         .fields
         .iter()
-        .filter(|f| def.is_shown(f, &draft.submission.to_input(def)))
+        .filter(|f| def.is_shown(f, &answered))
         .map(|field| {
             let value = draft.submission.values.get(&field.name).map(|v| def.display_value(field, v, lang));
             context! { label => field.label.get(lang), value }

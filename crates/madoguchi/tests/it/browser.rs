@@ -151,3 +151,92 @@ async fn a_resident_fills_in_a_form_goes_back_sends_and_reads_the_receipt_number
     screenshot(&client, "receipt").await;
     client.close().await.unwrap();
 }
+
+/// Runs axe-core (tools/a11y, installed by scripts/test) on the current page
+/// and fails on any WCAG 2.0/2.1 A or AA violation.
+async fn assert_meets_wcag_aa(client: &Client, page: &str) {
+    let violations = wcag_violations(client).await;
+    assert!(violations.is_empty(), "{page}: {}", serde_json::to_string_pretty(&violations).unwrap());
+}
+
+async fn wcag_violations(client: &Client) -> Vec<serde_json::Value> {
+    let axe_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/a11y/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe_path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `npm ci --prefix tools/a11y`)", axe_path.display()));
+    client.execute(&axe, vec![]).await.unwrap();
+    let violations = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+              .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.map(n => n.target.join(' ') + ' ' + n.failureSummary) }))))
+              .catch(e => done([{ id: 'axe-failed', impact: 'critical', help: String(e), nodes: [] }]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    violations.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
+    let counter = start(Engine::Sqlite).await;
+    let Browser { client, _driver } = browser().await;
+    // The check itself must catch a broken page, or passing proves nothing.
+    client.goto(&counter.url).await.unwrap();
+    client
+        .execute(
+            "document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/x.png\"><input>')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let caught: Vec<String> =
+        wcag_violations(&client).await.iter().map(|v| v["id"].as_str().unwrap_or("").to_owned()).collect();
+    assert!(caught.contains(&"image-alt".to_owned()) && caught.contains(&"label".to_owned()), "{caught:?}");
+
+    for lang in ["ja", "en"] {
+        let q = format!("?lang={lang}");
+        for path in ["/", "/t/aoba-city", "/t/aoba-city/status"] {
+            client.goto(&format!("{}{path}{q}", counter.url)).await.unwrap();
+            assert_meets_wcag_aa(&client, &format!("{path}{q}")).await;
+        }
+        for form in
+            ["water-start", "tax-certificate-booking", "staff-exam", "information-disclosure", "car-tax-address-change"]
+        {
+            client.goto(&format!("{}/t/sakura-town/f/{form}{q}", counter.url)).await.unwrap();
+            assert_meets_wcag_aa(&client, &format!("form {form}{q}")).await;
+            // Sent empty: every required field shows its error.
+            click(&client, "button.primary").await;
+            client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("error-summary")).await.unwrap();
+            assert_meets_wcag_aa(&client, &format!("form {form}{q} with errors")).await;
+        }
+        // 確認画面, 受付完了 and the status result.
+        client.goto(&format!("{}/t/aoba-city/f/water-start{q}", counter.url)).await.unwrap();
+        for (name, value) in crate::water_start_answers(&[]) {
+            let id = format!("f-{}", name.replace('.', "-"));
+            match name.as_str() {
+                "dwelling" | "payment" => click(&client, &format!("input[name='{name}'][value='{value}']")).await,
+                "consent" => click(&client, "#f-consent").await,
+                _ => fill(&client, &id, &value).await,
+            }
+        }
+        click(&client, "button.primary").await;
+        client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("input[name='_draft']")).await.unwrap();
+        assert_meets_wcag_aa(&client, &format!("confirm{q}")).await;
+        click(&client, "button.primary").await;
+        let number =
+            client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("inquiry-number")).await.unwrap();
+        let number = number.text().await.unwrap();
+        let secret = client.find(Locator::Id("inquiry-secret")).await.unwrap().text().await.unwrap();
+        assert_meets_wcag_aa(&client, &format!("receipt{q}")).await;
+        client.goto(&format!("{}/t/aoba-city/status{q}", counter.url)).await.unwrap();
+        fill(&client, "f-inquiry_number", &number).await;
+        fill(&client, "f-secret", &secret).await;
+        click(&client, "button.primary").await;
+        client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("status-result")).await.unwrap();
+        assert_meets_wcag_aa(&client, &format!("status result{q}")).await;
+    }
+    client.close().await.unwrap();
+}
