@@ -56,6 +56,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MADOGUCHI_HSTS", value_name = "BOOL")]
     hsts: Option<bool>,
 
+    /// How long a resident may take between 確認画面 and 送信, in seconds;
+    /// after that the answers go back into the form to be confirmed again.
+    /// Default: 3600
+    #[arg(long, env = "MADOGUCHI_DRAFT_TTL_SECS", value_name = "SECONDS")]
+    draft_ttl_secs: Option<u64>,
+
     /// Log format on standard error. Default: text
     #[arg(long, env = "MADOGUCHI_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -72,6 +78,7 @@ struct ConfigFile {
     token_key_file: Option<PathBuf>,
     demo: Option<bool>,
     hsts: Option<bool>,
+    draft_ttl_secs: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -84,6 +91,7 @@ pub struct ServeConfig {
     pub token_key_file: PathBuf,
     pub demo: bool,
     pub hsts: bool,
+    pub draft_ttl_secs: u64,
     pub log_format: LogFormat,
 }
 
@@ -103,6 +111,10 @@ impl ServeConfig {
             .database
             .or(file.database)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("madoguchi.sqlite").display()));
+        let draft_ttl_secs = args.draft_ttl_secs.or(file.draft_ttl_secs);
+        if draft_ttl_secs == Some(0) {
+            bail!("draft_ttl_secs: must be at least 1 second");
+        }
         if !(database.starts_with("sqlite:")
             || database.starts_with("postgres://")
             || database.starts_with("postgresql://"))
@@ -115,6 +127,7 @@ impl ServeConfig {
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             demo: args.demo.or(file.demo).unwrap_or(true),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
+            draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             database,
             data_dir,
@@ -147,5 +160,59 @@ pub fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
             Ok(key.to_vec())
         }
         Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> anyhow::Result<ServeConfig> {
+        ServeConfig::resolve(Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))?.serve)
+    }
+
+    #[test]
+    fn defaults_put_everything_under_the_data_dir() {
+        let config = resolve(&["--data-dir", "/srv/m"]).unwrap();
+        assert_eq!(config.database, "sqlite:///srv/m/madoguchi.sqlite");
+        assert_eq!(config.vault_dir, PathBuf::from("/srv/m/vault"));
+        assert_eq!(config.token_key_file, PathBuf::from("/srv/m/token.key"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.demo && config.hsts);
+        assert_eq!(config.draft_ttl_secs, 3600);
+    }
+
+    #[test]
+    fn the_file_is_read_and_flags_win_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("madoguchi.toml");
+        std::fs::write(&file, "data_dir = \"/var/lib/madoguchi\"\nlisten = \"0.0.0.0:80\"\ndemo = false\n").unwrap();
+        let file = file.to_str().unwrap();
+        let config = resolve(&["--config", file]).unwrap();
+        assert_eq!((config.listen.to_string().as_str(), config.demo), ("0.0.0.0:80", false));
+        assert_eq!(config.vault_dir, PathBuf::from("/var/lib/madoguchi/vault"));
+        let config = resolve(&["--config", file, "--listen", "127.0.0.1:9000"]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listen_adress = \"0.0.0.0:80\"\n").unwrap();
+        let err = format!("{:#}", resolve(&["--config", file.to_str().unwrap()]).unwrap_err());
+        assert!(err.contains("listen_adress"), "{err}");
+        let err = format!("{:#}", resolve(&["--database", "mysql://x"]).unwrap_err());
+        assert!(err.contains("database"), "{err}");
+        assert!(resolve(&["--draft-ttl-secs", "0"]).is_err());
+        assert!(resolve(&["--listen", "not-an-address"]).is_err());
     }
 }

@@ -125,7 +125,11 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!("demo prefecture loaded (disable with --no-demo)");
     }
     let token_key = config::load_or_create_secret(&config.token_key_file)?;
-    let settings = counter::CounterSettings { hsts: config.hsts, ..Default::default() };
+    let settings = counter::CounterSettings {
+        hsts: config.hsts,
+        draft_ttl: std::time::Duration::from_secs(config.draft_ttl_secs),
+        ..Default::default()
+    };
     let counter = counter::Counter::new(store, &token_key, settings).context("token key")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -249,3 +249,20 @@ async fn raw_chunked_post(base: &str, path: &str, chunks: usize, size: usize) ->
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+#[tokio::test]
+async fn a_draft_sent_too_late_comes_back_as_the_filled_form_and_nothing_is_stored() {
+    let counter =
+        testkit::TestCounter::start_with(crate::madoguchi(), Engine::Sqlite, &["--draft-ttl-secs", "1"]).await;
+    let client = counter.client();
+    let base = format!("{}/t/aoba-city/f/water-start", counter.url);
+    let (_, confirm) = post_form(&client, &format!("{base}/confirm"), &water_start_answers(&[])).await;
+    let draft = hidden_input(&confirm, "_draft").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, page) = post_form(&client, &format!("{base}/submit"), &[("_draft".into(), draft)]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("時間が経ちすぎた"), "{page}");
+    assert!(page.contains("value=\"山田 太郎\"") && page.contains("value=\"みどり銀行\""));
+    let year = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).year();
+    assert_eq!(counter.store().await.count_submissions("aoba-city", i64::from(year)).await.unwrap(), 0);
+}
