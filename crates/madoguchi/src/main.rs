@@ -122,7 +122,7 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     let store = store::Store::open(&config.database, vault).await.context("opening the database")?;
     if config.demo {
         counter::demo::seed(&store, &config.data_dir.join("desk-keys")).await.context("seeding the demo prefecture")?;
-        tracing::warn!("demo prefecture loaded (disable with --no-demo)");
+        tracing::warn!("demo prefecture loaded (turn off with --demo false)");
     }
     let token_key = config::load_or_create_secret(&config.token_key_file)?;
     let settings = counter::CounterSettings {

@@ -115,6 +115,62 @@ pub struct TestCounter {
     pub root: tempfile::TempDir,
     pub database: TestDatabase,
     child: Child,
+    binary: PathBuf,
+    args: Vec<String>,
+    starts: usize,
+}
+
+/// Starts `binary serve` on `root/data`, logging to `root/logs/*.N.log`,
+/// and returns it with its URL once it listens.
+async fn spawn(binary: &Path, root: &Path, database_url: &str, extra_args: &[String], run: usize) -> (Child, String) {
+    let logs = root.join("logs");
+    let mut child = Command::new(binary)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .arg("--database")
+        .arg(database_url)
+        .args(["--listen", "127.0.0.1:0", "--hsts", "false"])
+        .args(extra_args)
+        // Debug logs by default, so searches of the logs cover the most the
+        // counter can say; benchmarks turn them down.
+        .env(
+            "MADOGUCHI_LOG",
+            std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".into()),
+        )
+        .env_remove("MADOGUCHI_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the madoguchi binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let stderr_log = logs.join(format!("stderr.{run}.log"));
+    tokio::spawn(copy_to_file(stderr, stderr_log.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let stdout_log = logs.join(format!("stdout.{run}.log"));
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut file = tokio::fs::File::create(stdout_log).await.expect("log file");
+        let mut tx = Some(tx);
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+            let _ = file.flush().await;
+            if let Some(url) = line.strip_prefix("madoguchi counter: ") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url.trim_end_matches('/').to_owned());
+                }
+            }
+        }
+    });
+    match tokio::time::timeout(Duration::from_secs(60), rx).await {
+        Ok(Ok(url)) => (child, url),
+        _ => {
+            let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+            panic!("the counter did not start:\n{log}");
+        }
+    }
 }
 
 impl TestCounter {
@@ -126,56 +182,22 @@ impl TestCounter {
     pub async fn start_with(binary: &Path, engine: Engine, extra_args: &[&str]) -> TestCounter {
         let root = tempfile::tempdir().expect("temporary directory");
         let data_dir = root.path().join("data");
-        let logs = root.path().join("logs");
         std::fs::create_dir_all(&data_dir).expect("data dir");
-        std::fs::create_dir_all(&logs).expect("logs dir");
+        std::fs::create_dir_all(root.path().join("logs")).expect("logs dir");
         let database = TestDatabase::in_dir(engine, &data_dir).await;
-        let mut child = Command::new(binary)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--database")
-            .arg(&database.url)
-            .args(["--listen", "127.0.0.1:0", "--hsts", "false"])
-            .args(extra_args)
-            // Debug logs by default, so searches of the logs cover the most
-            // the counter can say; benchmarks turn them down.
-            .env(
-                "MADOGUCHI_LOG",
-                std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".into()),
-            )
-            .env_remove("MADOGUCHI_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the madoguchi binary");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        tokio::spawn(copy_to_file(stderr, logs.join("stderr.log")));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            let mut file = tokio::fs::File::create(logs.join("stdout.log")).await.expect("log file");
-            let mut tx = Some(tx);
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = file.write_all(format!("{line}\n").as_bytes()).await;
-                let _ = file.flush().await;
-                if let Some(url) = line.strip_prefix("madoguchi counter: ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(url.trim_end_matches('/').to_owned());
-                    }
-                }
-            }
-        });
-        let url = match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(url)) => url,
-            _ => {
-                let log = std::fs::read_to_string(root.path().join("logs/stderr.log")).unwrap_or_default();
-                panic!("the counter did not start:\n{log}");
-            }
-        };
-        TestCounter { url, engine, root, database, child }
+        let args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        let (child, url) = spawn(binary, root.path(), &database.url, &args, 0).await;
+        TestCounter { url, engine, root, database, child, binary: binary.to_owned(), args, starts: 1 }
+    }
+
+    /// Starts the counter again on the same data and database (after
+    /// [`TestCounter::kill`], as an operator would after a crash).
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        let (child, url) = spawn(&self.binary, self.root.path(), &self.database.url, &self.args, self.starts).await;
+        self.child = child;
+        self.url = url;
+        self.starts += 1;
     }
 
     pub fn data_dir(&self) -> PathBuf {
