@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use forms::{Field, FieldError, FieldKind, FormDefinition, Lang, RawInput};
+use forms::{FieldError, FieldKind, FormDefinition, Lang, RawInput};
 use http_body_util::BodyExt;
 use minijinja::{context, Environment};
 use serde::Serialize;
@@ -237,38 +237,12 @@ struct FieldView {
     errors: BTreeMap<String, String>,
 }
 
-fn kind_name(kind: &FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Name { .. } => "name",
-        FieldKind::PostalCode => "postal_code",
-        FieldKind::Address => "address",
-        FieldKind::Date { .. } => "date",
-        FieldKind::Phone => "phone",
-        FieldKind::Email { .. } => "email",
-        FieldKind::Choice { .. } => "choice",
-        FieldKind::Text { .. } => "text",
-        FieldKind::Number { .. } => "number",
-        FieldKind::Consent { .. } => "consent",
-    }
-}
-
-/// The HTML inputs a field draws, by name.
-fn input_names(field: &Field) -> Vec<String> {
-    let n = &field.name;
-    match &field.kind {
-        FieldKind::Name { furigana: true } => vec![n.clone(), format!("{n}.kana")],
-        FieldKind::Address => vec![format!("{n}.postal"), format!("{n}.region"), format!("{n}.line")],
-        FieldKind::Email { confirm: true } => vec![n.clone(), format!("{n}.confirm")],
-        _ => vec![n.clone()],
-    }
-}
-
 fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], lang: Lang) -> Vec<FieldView> {
     def.fields
         .iter()
         .map(|field| {
             let mut values = BTreeMap::new();
-            for name in input_names(field) {
+            for name in field.input_names() {
                 if let Some(v) = input.get(&name) {
                     values.insert(name, v.to_owned());
                 }
@@ -308,7 +282,7 @@ fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], la
             });
             FieldView {
                 name: field.name.clone(),
-                kind: kind_name(&field.kind),
+                kind: field.kind.type_name(),
                 label: field.label.get(lang).to_owned(),
                 help: field.help.as_ref().map(|h| h.get(lang).to_owned()),
                 required: field.required,
@@ -494,6 +468,33 @@ fn render_confirm(
     Ok(html(StatusCode::OK, counter.pages.render("confirm.html", ctx)?))
 }
 
+/// A request carrying a draft token back: the tenant, the form's current
+/// version, and the draft as it was sealed.
+struct DraftRequest {
+    lang: Lang,
+    tenant: Tenant,
+    current_version: i64,
+    current: Arc<FormDefinition>,
+    draft: Opened,
+}
+
+async fn read_draft_request(
+    counter: &Counter,
+    tenant: &str,
+    form: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<DraftRequest, PageError> {
+    let lang = lang_of(uri);
+    let tenant = load_tenant(counter, tenant).await?;
+    let (current_version, current) = load_form(counter, &tenant.id, form).await?;
+    let pairs = read_form_body(headers, body, body_limit(counter, &current)).await?;
+    let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
+    let draft = Draft::open(&counter.tokens, token, &tenant.id, &current.id).ok_or(PageError::BadRequest)?;
+    Ok(DraftRequest { lang, tenant, current_version, current, draft })
+}
+
 /// 修正する: back to the form with everything the resident entered.
 async fn edit(
     State(counter): Shared,
@@ -502,19 +503,14 @@ async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(&uri);
-    let tenant = load_tenant(&counter, &tenant).await?;
-    let (version, def) = load_form(&counter, &tenant.id, &form).await?;
-    let pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
-    let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
-    let draft = match Draft::open(&counter.tokens, token, &tenant.id, &def.id).ok_or(PageError::BadRequest)? {
-        Opened::Valid(d) | Opened::Expired(d) => d,
-    };
-    let drafted_with = load_form_version(&counter, &tenant.id, &def.id, draft.form_version).await?;
+    let DraftRequest { lang, tenant, current_version, current, draft } =
+        read_draft_request(&counter, &tenant, &form, &uri, &headers, body).await?;
+    let (Opened::Valid(draft) | Opened::Expired(draft)) = draft;
+    let drafted_with = load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?;
     let input = draft.submission.to_input(&drafted_with);
     let t = ui::strings(lang);
-    let notice = (draft.form_version != version).then(|| t["form_changed"]);
-    render_form(&counter, lang, &uri, &tenant, &def, Filled { input, notice, ..Filled::default() }, StatusCode::OK)
+    let notice = (draft.form_version != current_version).then(|| t["form_changed"]);
+    render_form(&counter, lang, &uri, &tenant, &current, Filled { input, notice, ..Filled::default() }, StatusCode::OK)
 }
 
 async fn submit(
@@ -524,12 +520,9 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(&uri);
-    let tenant = load_tenant(&counter, &tenant).await?;
-    let (_, current) = load_form(&counter, &tenant.id, &form).await?;
-    let pairs = read_form_body(&headers, body, body_limit(&counter, &current)).await?;
-    let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
-    let draft = match Draft::open(&counter.tokens, token, &tenant.id, &current.id).ok_or(PageError::BadRequest)? {
+    let DraftRequest { lang, tenant, current, draft, .. } =
+        read_draft_request(&counter, &tenant, &form, &uri, &headers, body).await?;
+    let draft = match draft {
         Opened::Valid(draft) => draft,
         Opened::Expired(draft) => {
             // Nothing is lost: the answers go back into the form.

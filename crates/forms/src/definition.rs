@@ -153,6 +153,24 @@ pub enum FieldKind {
     Consent { statement: Text },
 }
 
+impl FieldKind {
+    /// The `type` this kind is written as in a definition file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FieldKind::Name { .. } => "name",
+            FieldKind::PostalCode => "postal_code",
+            FieldKind::Address => "address",
+            FieldKind::Date { .. } => "date",
+            FieldKind::Phone => "phone",
+            FieldKind::Email { .. } => "email",
+            FieldKind::Choice { .. } => "choice",
+            FieldKind::Text { .. } => "text",
+            FieldKind::Number { .. } => "number",
+            FieldKind::Consent { .. } => "consent",
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

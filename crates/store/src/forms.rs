@@ -45,22 +45,39 @@ fn form_from_row(row: &sqlx::any::AnyRow) -> Result<PublishedForm> {
 }
 
 impl Store {
-    /// Publishes a prefecture template that member tenants can adopt.
-    pub async fn publish_template(&self, group: &str, form_id: &str, definition: &str) -> Result<Published> {
-        let latest = sqlx::query(
-            "SELECT version, sha256 FROM form_templates WHERE group_id = $1 AND form_id = $2 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(group)
+    /// The version number a new text with `hash` would get, or, when it is
+    /// the same text as the latest version, that version unchanged.
+    /// `table` and `owner_column` are constants of this module, never input.
+    async fn next_version(
+        &self,
+        table: &'static str,
+        owner_column: &'static str,
+        owner: &str,
+        form_id: &str,
+        hash: &str,
+    ) -> Result<Result<i64, Published>> {
+        let latest = sqlx::query(&format!(
+            "SELECT version, sha256 FROM {table} WHERE {owner_column} = $1 AND form_id = $2 ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(owner)
         .bind(form_id)
         .fetch_optional(&self.db)
         .await?;
-        let hash = sha256_hex(definition.as_bytes());
-        let next = match latest {
+        Ok(match latest {
             Some(row) if row.try_get::<String, _>("sha256")? == hash => {
-                return Ok(Published { version: row.try_get("version")?, changed: false })
+                Err(Published { version: row.try_get("version")?, changed: false })
             }
-            Some(row) => row.try_get::<i64, _>("version")? + 1,
-            None => 1,
+            Some(row) => Ok(row.try_get::<i64, _>("version")? + 1),
+            None => Ok(1),
+        })
+    }
+
+    /// Publishes a prefecture template that member tenants can adopt.
+    pub async fn publish_template(&self, group: &str, form_id: &str, definition: &str) -> Result<Published> {
+        let hash = sha256_hex(definition.as_bytes());
+        let next = match self.next_version("form_templates", "group_id", group, form_id, &hash).await? {
+            Ok(next) => next,
+            Err(unchanged) => return Ok(unchanged),
         };
         sqlx::query(
             "INSERT INTO form_templates (group_id, form_id, version, definition, sha256, published_at)
@@ -99,19 +116,9 @@ impl Store {
         template: Option<(&str, i64)>,
     ) -> Result<Published> {
         let hash = sha256_hex(definition.as_bytes());
-        let latest = sqlx::query(
-            "SELECT version, sha256 FROM forms WHERE tenant_id = $1 AND form_id = $2 ORDER BY version DESC LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(form_id)
-        .fetch_optional(&self.db)
-        .await?;
-        let next = match latest {
-            Some(row) if row.try_get::<String, _>("sha256")? == hash => {
-                return Ok(Published { version: row.try_get("version")?, changed: false })
-            }
-            Some(row) => row.try_get::<i64, _>("version")? + 1,
-            None => 1,
+        let next = match self.next_version("forms", "tenant_id", tenant, form_id, &hash).await? {
+            Ok(next) => next,
+            Err(unchanged) => return Ok(unchanged),
         };
         sqlx::query(
             "INSERT INTO forms (tenant_id, form_id, version, definition, sha256, template_group, template_version, published_at)

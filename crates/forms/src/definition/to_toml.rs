@@ -42,21 +42,6 @@ fn number(x: f64) -> String {
     }
 }
 
-fn type_name(kind: &FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Name { .. } => "name",
-        FieldKind::PostalCode => "postal_code",
-        FieldKind::Address => "address",
-        FieldKind::Date { .. } => "date",
-        FieldKind::Phone => "phone",
-        FieldKind::Email { .. } => "email",
-        FieldKind::Choice { .. } => "choice",
-        FieldKind::Text { .. } => "text",
-        FieldKind::Number { .. } => "number",
-        FieldKind::Consent { .. } => "consent",
-    }
-}
-
 pub(super) fn to_toml(def: &FormDefinition) -> String {
     let mut out = String::new();
     let mut line = |s: String| {
@@ -81,7 +66,7 @@ pub(super) fn to_toml(def: &FormDefinition) -> String {
 fn field_toml(field: &Field, line: &mut impl FnMut(String)) {
     line("[[fields]]".into());
     line(format!("name = {}", quote(&field.name)));
-    line(format!("type = {}", quote(type_name(&field.kind))));
+    line(format!("type = {}", quote(FieldKind::type_name(&field.kind))));
     line(format!("label = {}", text(&field.label)));
     if let Some(help) = &field.help {
         line(format!("help = {}", text(help)));
