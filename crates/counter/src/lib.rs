@@ -18,6 +18,7 @@ mod draft;
 mod error;
 mod pages;
 mod security;
+pub mod sync;
 mod ui;
 
 use std::sync::Arc;
@@ -68,7 +69,7 @@ impl Counter {
 
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
-        security::wrap(pages::routes(), &self.settings).with_state(Arc::clone(self))
+        security::wrap(pages::routes().merge(sync::routes()), &self.settings).with_state(Arc::clone(self))
     }
 }
 

@@ -15,8 +15,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the counter keeps its state: shared by `serve` and the operator's
+/// commands that work on the same installation (`keys import`, …).
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub struct StoreArgs {
     /// TOML configuration file; its keys are the long option names with `_`
     /// for `-` (e.g. `data_dir = "/var/lib/madoguchi"`).
     #[arg(long, env = "MADOGUCHI_CONFIG", value_name = "FILE")]
@@ -36,6 +38,12 @@ pub struct ServeArgs {
     /// another disk than the database. Default: DATA_DIR/vault
     #[arg(long, env = "MADOGUCHI_VAULT_DIR", value_name = "DIR")]
     vault_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
 
     /// Address and port to listen on. Default: 127.0.0.1:8080
     #[arg(long, env = "MADOGUCHI_LISTEN", value_name = "ADDR")]
@@ -82,11 +90,61 @@ struct ConfigFile {
     log_format: Option<LogFormat>,
 }
 
+/// The counter's state locations, resolved.
 #[derive(Debug, Clone)]
-pub struct ServeConfig {
+pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub database: String,
     pub vault_dir: PathBuf,
+}
+
+impl StoreConfig {
+    /// Opens the counter's store (database and vault).
+    pub async fn open(&self) -> anyhow::Result<store::Store> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))?;
+        let vault = store::Vault::local(&self.vault_dir)
+            .with_context(|| format!("opening the vault at {}", self.vault_dir.display()))?;
+        store::Store::open(&self.database, vault).await.context("opening the database")
+    }
+}
+
+impl StoreArgs {
+    /// Reads the configuration file (if any) and resolves the store's
+    /// locations; the file is returned for the caller's other settings.
+    fn resolve(self) -> anyhow::Result<(ConfigFile, StoreConfig)> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the configuration file {}", path.display()))?;
+                toml::from_str::<ConfigFile>(&text)
+                    .with_context(|| format!("in the configuration file {}", path.display()))?
+            }
+            None => ConfigFile::default(),
+        };
+        let data_dir = self.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("data"));
+        let database = self
+            .database
+            .or(file.database.clone())
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("madoguchi.sqlite").display()));
+        if !(database.starts_with("sqlite:")
+            || database.starts_with("postgres://")
+            || database.starts_with("postgresql://"))
+        {
+            bail!("database: {database:?} is not a sqlite:// or postgres:// URL");
+        }
+        let vault_dir = self.vault_dir.or(file.vault_dir.clone()).unwrap_or_else(|| data_dir.join("vault"));
+        Ok((file, StoreConfig { data_dir, database, vault_dir }))
+    }
+
+    pub fn into_config(self) -> anyhow::Result<StoreConfig> {
+        Ok(self.resolve()?.1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub store: StoreConfig,
     pub listen: SocketAddr,
     pub token_key_file: PathBuf,
     pub demo: bool,
@@ -97,40 +155,20 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
-        let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading the configuration file {}", path.display()))?;
-                toml::from_str::<ConfigFile>(&text)
-                    .with_context(|| format!("in the configuration file {}", path.display()))?
-            }
-            None => ConfigFile::default(),
-        };
-        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
-        let database = args
-            .database
-            .or(file.database)
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("madoguchi.sqlite").display()));
+        let (file, store) = args.store.resolve()?;
         let draft_ttl_secs = args.draft_ttl_secs.or(file.draft_ttl_secs);
         if draft_ttl_secs == Some(0) {
             bail!("draft_ttl_secs: must be at least 1 second");
         }
-        if !(database.starts_with("sqlite:")
-            || database.starts_with("postgres://")
-            || database.starts_with("postgresql://"))
-        {
-            bail!("database: {database:?} is not a sqlite:// or postgres:// URL");
-        }
+        let data_dir = store.data_dir.clone();
         Ok(ServeConfig {
-            vault_dir: args.vault_dir.or(file.vault_dir).unwrap_or_else(|| data_dir.join("vault")),
+            store,
             token_key_file: args.token_key_file.or(file.token_key_file).unwrap_or_else(|| data_dir.join("token.key")),
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             demo: args.demo.or(file.demo).unwrap_or(true),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
             draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
-            database,
-            data_dir,
         })
     }
 }
@@ -182,8 +220,8 @@ mod tests {
     #[test]
     fn defaults_put_everything_under_the_data_dir() {
         let config = resolve(&["--data-dir", "/srv/m"]).unwrap();
-        assert_eq!(config.database, "sqlite:///srv/m/madoguchi.sqlite");
-        assert_eq!(config.vault_dir, PathBuf::from("/srv/m/vault"));
+        assert_eq!(config.store.database, "sqlite:///srv/m/madoguchi.sqlite");
+        assert_eq!(config.store.vault_dir, PathBuf::from("/srv/m/vault"));
         assert_eq!(config.token_key_file, PathBuf::from("/srv/m/token.key"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.demo && config.hsts);
@@ -198,7 +236,7 @@ mod tests {
         let file = file.to_str().unwrap();
         let config = resolve(&["--config", file]).unwrap();
         assert_eq!((config.listen.to_string().as_str(), config.demo), ("0.0.0.0:80", false));
-        assert_eq!(config.vault_dir, PathBuf::from("/var/lib/madoguchi/vault"));
+        assert_eq!(config.store.vault_dir, PathBuf::from("/var/lib/madoguchi/vault"));
         let config = resolve(&["--config", file, "--listen", "127.0.0.1:9000"]).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
     }

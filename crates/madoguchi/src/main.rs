@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod keys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,12 @@ enum Command {
     /// Work with form definition files.
     #[command(subcommand)]
     Form(FormCommand),
+    /// Tenant keys: the ceremony on the desk machine, import on the counter.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// The desk: the municipality's back office (set-up and sync).
+    #[command(subcommand)]
+    Desk(keys::DeskCommand),
 }
 
 #[derive(Subcommand)]
@@ -57,6 +64,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Form(FormCommand::Check { files }) => return form_check(&files),
+        Command::Keys(command) => run_async(keys::keys(command)),
+        Command::Desk(command) => run_async(keys::desk_command(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +116,12 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Runs a one-shot command with warnings on standard error.
+fn run_async(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(command)
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::resolve(args)?;
     init_logging(config.log_format);
@@ -115,13 +130,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let vault = store::Vault::local(&config.vault_dir)
-        .with_context(|| format!("opening the vault at {}", config.vault_dir.display()))?;
-    let store = store::Store::open(&config.database, vault).await.context("opening the database")?;
+    let store = config.store.open().await?;
     if config.demo {
-        counter::demo::seed(&store, &config.data_dir.join("desk-keys")).await.context("seeding the demo prefecture")?;
+        counter::demo::seed(&store, &config.store.data_dir.join("desk-keys"))
+            .await
+            .context("seeding the demo prefecture")?;
         tracing::warn!("demo prefecture loaded (turn off with --demo false)");
     }
     let token_key = config::load_or_create_secret(&config.token_key_file)?;

@@ -115,7 +115,23 @@ impl TenantPrivateKey {
     pub fn id(&self) -> &KeyId {
         &self.id
     }
+
+    /// A 32-byte secret for keying the desk's store at rest, so the desk
+    /// needs only this one key unwrapped. HKDF-SHA256 over the private key,
+    /// with a fixed salt separating it from HPKE's own use and `label` as
+    /// info, so each label gets an unrelated secret.
+    pub fn derive_secret(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let ikm = self.to_bytes();
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(DERIVE_SALT), &ikm);
+        let mut out = Zeroizing::new([0u8; 32]);
+        // HKDF-SHA256 can expand up to 8160 bytes; 32 always fits.
+        hkdf.expand(label.as_bytes(), &mut *out).unwrap_or_else(|_| unreachable!());
+        out
+    }
 }
+
+/// HKDF salt for [`TenantPrivateKey::derive_secret`].
+const DERIVE_SALT: &[u8] = b"madoguchi tenant-key derive-secret v1";
 
 impl std::fmt::Debug for TenantPrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -161,6 +177,20 @@ mod tests {
         let shown = format!("{:?}", pair.private);
         assert!(!shown.contains(pair.private.to_base64().as_str()));
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn derived_secrets_depend_on_both_key_and_label_and_nothing_else() {
+        let pair = TenantKeyPair::generate();
+        let other = TenantKeyPair::generate();
+        let store = pair.private.derive_secret("desk-store");
+        assert_eq!(*store, *pair.private.derive_secret("desk-store"));
+        let reloaded = TenantPrivateKey::from_bytes(&pair.private.to_bytes()).unwrap();
+        assert_eq!(*store, *reloaded.derive_secret("desk-store"));
+        assert_ne!(*store, *pair.private.derive_secret("desk-index"));
+        assert_ne!(*store, *pair.private.derive_secret(""));
+        assert_ne!(*store, *other.private.derive_secret("desk-store"));
+        assert_ne!(&store[..], &pair.private.to_bytes()[..]);
     }
 
     #[test]

@@ -10,7 +10,12 @@
 //! - tenant key pairs, their [`KeyId`] fingerprints and text encodings;
 //! - [`TokenBox`]: the counter's own symmetric box (XChaCha20-Poly1305) for
 //!   short-lived tokens such as the draft between 確認画面 and 送信, which
-//!   rides in the resident's browser rather than in any database.
+//!   rides in the resident's browser rather than in any database;
+//! - [`wrap_secret`] / [`unwrap_secret`]: private keys at rest, in a text key
+//!   file wrapped under a passphrase or a one-time recovery secret (argon2id +
+//!   XChaCha20-Poly1305), so a copied desk disk alone opens nothing;
+//! - [`DeskSigningKey`] / [`DeskPublicKey`]: Ed25519 signatures by which a desk
+//!   proves each [`SignedRequest`] to the counter.
 //!
 //! It is pure: no files, no network, no clock (callers pass the time). It
 //! must never hand a tenant private key to the counter: the counter's code
@@ -24,13 +29,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod desk_key;
 mod keys;
 mod record;
 mod token;
+mod wrap;
 
+pub use desk_key::{DeskPublicKey, DeskSigningKey, SignedRequest};
 pub use keys::{KeyId, TenantKeyPair, TenantPrivateKey, TenantPublicKey};
 pub use record::{open, seal, RecordBinding, SealedRecord};
 pub use token::TokenBox;
+pub use wrap::{
+    generate_recovery_secret, read_key_file_info, unwrap_secret, wrap_secret, KdfParams, KeyKind, WrapPurpose,
+    WrappedKeyInfo,
+};
 
 /// Everything that can go wrong while sealing or opening.
 #[derive(Debug, thiserror::Error)]
@@ -47,4 +59,18 @@ pub enum SealError {
     Seal,
     #[error("the token is invalid or has been tampered with")]
     BadToken,
+    /// Deliberately one error for a wrong passphrase and an altered header:
+    /// the AEAD cannot tell them apart, and neither should an attacker.
+    #[error("the key file does not open: wrong passphrase, or the file was altered")]
+    WrongPassphrase,
+    #[error("a passphrase must not be empty")]
+    EmptyPassphrase,
+    #[error("the key file is malformed at line {line}: {reason}")]
+    MalformedKeyFile { line: usize, reason: String },
+    #[error("the key file has a format version this madoguchi cannot read (it reads v1); use a newer madoguchi")]
+    UnsupportedVersion,
+    #[error("cannot write the key file: {0}")]
+    InvalidKeyInfo(&'static str),
+    #[error("the request signature is missing, malformed or does not verify")]
+    BadSignature,
 }

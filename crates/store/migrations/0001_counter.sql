@@ -20,10 +20,13 @@ CREATE TABLE tenants (
     created_at  BIGINT NOT NULL
 );
 
+-- A tenant's public keys; the one with the highest generation seals new
+-- records, older ones stay listed so records name a known key.
 CREATE TABLE tenant_keys (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
     key_id      TEXT NOT NULL,
     public_key  TEXT NOT NULL,
+    generation  BIGINT NOT NULL,
     added_at    BIGINT NOT NULL,
     retired_at  BIGINT,
     PRIMARY KEY (tenant_id, key_id)

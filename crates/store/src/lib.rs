@@ -14,12 +14,14 @@
 #![forbid(unsafe_code)]
 
 mod db;
+mod desks;
 mod forms;
 mod submissions;
 mod tenants;
 mod vault;
 
 pub use db::Engine;
+pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
 pub use submissions::{Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus};
 pub use tenants::{NewTenant, NewTenantGroup, Tenant, TenantGroup};

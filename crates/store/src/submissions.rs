@@ -20,6 +20,22 @@ pub struct ReceiptNumber {
     pub seq: i64,
 }
 
+impl ReceiptNumber {
+    /// The number before the first of a tenant's records: a desk that has
+    /// pulled nothing starts after it.
+    pub const START: ReceiptNumber = ReceiptNumber { year: 0, seq: 0 };
+
+    /// Reads "2026-000042" back.
+    pub fn parse(text: &str) -> Option<ReceiptNumber> {
+        let (year, seq) = text.trim().split_once('-')?;
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(year) || !all_digits(seq) {
+            return None;
+        }
+        Some(ReceiptNumber { year: year.parse().ok()?, seq: seq.parse().ok()? })
+    }
+}
+
 impl std::fmt::Display for ReceiptNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{:06}", self.year, self.seq)
@@ -322,6 +338,11 @@ mod tests {
     #[test]
     fn receipt_numbers_read_as_year_and_sequence() {
         assert_eq!(ReceiptNumber { year: 2026, seq: 42 }.to_string(), "2026-000042");
+        assert_eq!(ReceiptNumber::parse("2026-000042"), Some(ReceiptNumber { year: 2026, seq: 42 }));
+        assert_eq!(ReceiptNumber::parse("0-000000"), Some(ReceiptNumber::START));
+        for bad in ["", "2026", "2026-", "-1", "2026-00a", "2026--1", "99999999999999999999-1"] {
+            assert_eq!(ReceiptNumber::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -113,7 +113,8 @@ impl Store {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
         sqlx::query(
-            "INSERT INTO tenant_keys (tenant_id, key_id, public_key, added_at) VALUES ($1, $2, $3, $4)
+            "INSERT INTO tenant_keys (tenant_id, key_id, public_key, generation, added_at)
+             SELECT $1, $2, $3, COALESCE(MAX(generation), 0) + 1, $4 FROM tenant_keys WHERE tenant_id = $1
              ON CONFLICT (tenant_id, key_id) DO NOTHING",
         )
         .bind(tenant)
@@ -129,7 +130,7 @@ impl Store {
     pub async fn current_tenant_key(&self, tenant: &str) -> Result<Option<TenantPublicKey>> {
         let row = sqlx::query(
             "SELECT public_key FROM tenant_keys WHERE tenant_id = $1 AND retired_at IS NULL
-             ORDER BY added_at DESC, key_id DESC LIMIT 1",
+             ORDER BY generation DESC LIMIT 1",
         )
         .bind(tenant)
         .fetch_optional(&self.db)

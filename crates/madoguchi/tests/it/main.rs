@@ -4,6 +4,7 @@
 //! Add modules here; do not add files directly under `tests/`.
 
 mod browser;
+mod desk;
 mod durability;
 mod form_cli;
 mod privacy;

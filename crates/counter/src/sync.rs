@@ -1,0 +1,256 @@
+//! The sync API for desks: pull sealed records, fetch form versions, push
+//! status. Every request is signed by a registered desk key (Ed25519) over
+//! its method, path, timestamp, nonce and body; the counter answers only
+//! for that desk's tenant and records every pull.
+//!
+//! The API is specified in `docs/sync-api.md`; a test checks that every
+//! route here is described there.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use store::{Desk, ReceiptNumber, StatusChange, SubmissionStatus};
+
+use crate::Counter;
+
+/// Requests signed further than this from the counter's clock are refused.
+pub const CLOCK_SKEW_SECS: i64 = 300;
+/// Largest request body a desk may send.
+const MAX_BODY: usize = 1024 * 1024;
+/// Most records one pull returns.
+pub const MAX_PULL: i64 = 1000;
+
+pub(crate) fn routes() -> Router<Arc<Counter>> {
+    Router::new()
+        .route("/api/desk/v1/whoami", get(whoami))
+        .route("/api/desk/v1/records", get(records))
+        .route("/api/desk/v1/forms/{form}/{version}", get(form_version))
+        .route("/api/desk/v1/status", post(push_status))
+}
+
+/// API failures: a status and a short English reason, never more.
+#[derive(Debug)]
+pub(crate) struct ApiError(StatusCode, &'static str);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(err: store::StoreError) -> Self {
+        tracing::error!(error = %err, "store failure in the desk API");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError(StatusCode::UNAUTHORIZED, "missing signature headers"))
+}
+
+/// Checks the request's signature and returns the desk that made it, with
+/// the body it signed.
+async fn authenticate(
+    counter: &Counter,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Desk, bytes::Bytes), ApiError> {
+    let desk_id = header(headers, "x-madoguchi-desk")?;
+    let timestamp: i64 = header(headers, "x-madoguchi-timestamp")?
+        .parse()
+        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, "bad timestamp"))?;
+    let nonce = header(headers, "x-madoguchi-nonce")?;
+    let signature = header(headers, "x-madoguchi-signature")?;
+    if nonce.len() < 16 || nonce.len() > 64 {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "bad nonce"));
+    }
+    if (crate::draft::now_unix() - timestamp).abs() > CLOCK_SKEW_SECS {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "timestamp too far from the counter's clock"));
+    }
+    let body = http_body_util::Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large"))?
+        .to_bytes();
+    // Unknown, suspended and wrongly signed all look the same from outside.
+    let refused = ApiError(StatusCode::UNAUTHORIZED, "not a registered desk, or a bad signature");
+    let desk = counter.store.desk(desk_id).await?.ok_or(refused)?;
+    let key = seal::DeskPublicKey::from_base64(&desk.public_key)
+        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, "not a registered desk, or a bad signature"))?;
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let request =
+        seal::SignedRequest { desk_id, method: method.as_str(), path_and_query, timestamp, nonce, body: &body };
+    key.verify_request(&request, signature)
+        .map_err(|_| ApiError(StatusCode::UNAUTHORIZED, "not a registered desk, or a bad signature"))?;
+    if desk.suspended {
+        tracing::warn!(desk = %desk.desk_id, tenant = %desk.tenant_id, "suspended desk refused");
+        return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
+    }
+    if !counter.store.use_desk_nonce(desk_id, nonce, 2 * CLOCK_SKEW_SECS).await? {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "nonce already used"));
+    }
+    Ok((desk, body))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub desk_id: String,
+    pub tenant: String,
+    pub fingerprint: String,
+}
+
+async fn whoami(
+    State(counter): State<Arc<Counter>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<WhoAmI>, ApiError> {
+    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
+    Ok(Json(WhoAmI { desk_id: desk.desk_id, tenant: desk.tenant_id, fingerprint: desk.fingerprint }))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SyncedRecord {
+    /// 到達番号, "2026-000042".
+    pub receipt: String,
+    pub form_id: String,
+    pub form_version: i64,
+    /// The sealed record's binary form, base64.
+    pub record: String,
+    pub record_sha256: String,
+    pub received_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RecordPage {
+    pub records: Vec<SyncedRecord>,
+    /// Pass as `after` for the next page; absent when nothing was returned.
+    pub next_after: Option<String>,
+    /// True when the page was full: ask again at once.
+    pub more: bool,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn records(
+    State(counter): State<Arc<Counter>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<RecordPage>, ApiError> {
+    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
+    let query: PageQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad query"))?;
+    let after = match query.after.as_deref() {
+        None | Some("") => ReceiptNumber::START,
+        Some(text) => ReceiptNumber::parse(text).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad `after`"))?,
+    };
+    let limit = query.limit.unwrap_or(MAX_PULL).clamp(1, MAX_PULL);
+    let pulled = counter.store.pull_records(&desk, after, limit, &peer.ip().to_string()).await?;
+    tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, after = %after, count = pulled.len(), "desk pull");
+    let next_after = pulled.last().map(|r| r.receipt.to_string());
+    let more = pulled.len() as i64 == limit;
+    let records = pulled
+        .into_iter()
+        .map(|r| SyncedRecord {
+            receipt: r.receipt.to_string(),
+            form_id: r.form_id,
+            form_version: r.form_version,
+            record: base64::engine::general_purpose::STANDARD.encode(&r.record),
+            record_sha256: r.record_sha256,
+            received_at: r.received_at,
+        })
+        .collect();
+    Ok(Json(RecordPage { records, next_after, more }))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct FormText {
+    pub form_id: String,
+    pub version: i64,
+    /// The definition as published (TOML).
+    pub definition: String,
+}
+
+async fn form_version(
+    State(counter): State<Arc<Counter>>,
+    Path((form, version)): Path<(String, i64)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<FormText>, ApiError> {
+    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
+    let published = counter
+        .store
+        .form_version(&desk.tenant_id, &form, version)
+        .await?
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such form version"))?;
+    Ok(Json(FormText { form_id: published.form_id, version: published.version, definition: published.definition }))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StatusPush {
+    pub changes: Vec<PushedStatus>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PushedStatus {
+    pub receipt: String,
+    /// received | in_review | completed | returned | rejected
+    pub status: String,
+    pub changed_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StatusPushed {
+    pub applied: u64,
+}
+
+async fn push_status(
+    State(counter): State<Arc<Counter>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<StatusPushed>, ApiError> {
+    let (desk, body) = authenticate(&counter, &method, &uri, &headers, body).await?;
+    let push: StatusPush =
+        serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad status push"))?;
+    let changes = push
+        .changes
+        .iter()
+        .map(|c| {
+            Ok(StatusChange {
+                receipt: ReceiptNumber::parse(&c.receipt).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad receipt"))?,
+                status: SubmissionStatus::parse(&c.status).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad status"))?,
+                changed_at: c.changed_at,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let applied = counter.store.apply_status_changes(&desk.tenant_id, &changes).await?;
+    tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, pushed = changes.len(), applied, "desk status push");
+    Ok(Json(StatusPushed { applied }))
+}

@@ -1,0 +1,247 @@
+//! The desk's store: records encrypted at rest, the sync cursor, form
+//! versions and the access log.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use store::ReceiptNumber;
+
+use crate::keyring::KeyRing;
+use crate::{now_unix, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// One record as synced: sealed bytes plus the payload, encrypted at rest.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub receipt: ReceiptNumber,
+    pub form_id: String,
+    pub form_version: i64,
+    pub key_id: String,
+    pub record_sha256: String,
+    pub sealed: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub received_at: i64,
+    pub status: String,
+}
+
+#[derive(Clone)]
+pub struct DeskStore {
+    db: AnyPool,
+}
+
+impl DeskStore {
+    /// Opens (creating if needed) the desk database at `url` (sqlite://… or
+    /// postgres://…) and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<DeskStore> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_owned()
+        };
+        let db = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
+            .await?;
+        MIGRATOR.run(&db).await?;
+        Ok(DeskStore { db })
+    }
+
+    /// The last 到達番号 stored for `tenant`.
+    pub async fn cursor(&self, tenant: &str) -> Result<ReceiptNumber> {
+        let row = sqlx::query("SELECT after_year, after_seq FROM sync_cursor WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(match row {
+            Some(row) => ReceiptNumber { year: row.try_get("after_year")?, seq: row.try_get("after_seq")? },
+            None => ReceiptNumber::START,
+        })
+    }
+
+    /// Stores a page of opened records and moves the cursor past them in one
+    /// transaction: after a crash the desk resumes exactly where the last
+    /// committed page ended. A record already stored is left as it is.
+    /// Returns how many were new.
+    pub async fn store_page(&self, tenant: &str, records: &[StoredRecord], cursor: ReceiptNumber) -> Result<u64> {
+        let now = now_unix();
+        let mut tx = self.db.begin().await?;
+        let mut new = 0;
+        for r in records {
+            let done = sqlx::query(
+                "INSERT INTO records (receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed,
+                   payload, received_at, synced_at, status, status_changed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9)
+                 ON CONFLICT (receipt_year, receipt_seq) DO NOTHING",
+            )
+            .bind(r.receipt.year)
+            .bind(r.receipt.seq)
+            .bind(&r.form_id)
+            .bind(r.form_version)
+            .bind(&r.key_id)
+            .bind(&r.record_sha256)
+            .bind(&r.sealed)
+            .bind(&r.payload)
+            .bind(r.received_at)
+            .bind(now)
+            .bind(&r.status)
+            .execute(&mut *tx)
+            .await?;
+            new += done.rows_affected();
+        }
+        sqlx::query(
+            "INSERT INTO sync_cursor (tenant_id, after_year, after_seq, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id) DO UPDATE SET after_year = excluded.after_year, after_seq = excluded.after_seq,
+               updated_at = excluded.updated_at",
+        )
+        .bind(tenant)
+        .bind(cursor.year)
+        .bind(cursor.seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    pub async fn has_form(&self, form_id: &str, version: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM forms WHERE form_id = $1 AND version = $2")
+            .bind(form_id)
+            .bind(version)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn put_form(&self, form_id: &str, version: i64, definition: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO forms (form_id, version, definition) VALUES ($1, $2, $3) ON CONFLICT (form_id, version) DO NOTHING",
+        )
+        .bind(form_id)
+        .bind(version)
+        .bind(definition)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn form(&self, form_id: &str, version: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT definition FROM forms WHERE form_id = $1 AND version = $2")
+            .bind(form_id)
+            .bind(version)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(|r| r.try_get("definition")).transpose()?)
+    }
+
+    pub async fn count_records(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM records").fetch_one(&self.db).await?.try_get("n")?)
+    }
+
+    /// Every stored 到達番号, in order (for checks and audits).
+    pub async fn receipts(&self) -> Result<Vec<ReceiptNumber>> {
+        let rows = sqlx::query("SELECT receipt_year, receipt_seq FROM records ORDER BY receipt_year, receipt_seq")
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(ReceiptNumber { year: r.try_get("receipt_year")?, seq: r.try_get("receipt_seq")? }))
+            .collect()
+    }
+
+    /// Reads a record's plaintext, logging who read it. The caller names
+    /// the actor (a staff member, or a command).
+    pub async fn read_record(
+        &self,
+        keys: &KeyRing,
+        receipt: ReceiptNumber,
+        actor: &str,
+    ) -> Result<Option<(StoredRecord, serde_json::Value)>> {
+        let row = sqlx::query(
+            "SELECT form_id, form_version, key_id, record_sha256, sealed, payload, received_at, status
+             FROM records WHERE receipt_year = $1 AND receipt_seq = $2",
+        )
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let record = StoredRecord {
+            receipt,
+            form_id: row.try_get("form_id")?,
+            form_version: row.try_get("form_version")?,
+            key_id: row.try_get("key_id")?,
+            record_sha256: row.try_get("record_sha256")?,
+            sealed: row.try_get("sealed")?,
+            payload: row.try_get("payload")?,
+            received_at: row.try_get("received_at")?,
+            status: row.try_get("status")?,
+        };
+        let plaintext = keys.decrypt_at_rest(&at_rest_label(&keys.tenant, receipt), &record.payload)?;
+        let value = serde_json::from_slice(&plaintext).map_err(|e| crate::DeskError::BadRecord {
+            receipt: receipt.to_string(),
+            reason: format!("payload is not JSON: {e}"),
+        })?;
+        self.log_access(actor, "view", Some(receipt), "").await?;
+        Ok(Some((record, value)))
+    }
+
+    pub async fn log_access(
+        &self,
+        actor: &str,
+        action: &str,
+        receipt: Option<ReceiptNumber>,
+        detail: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_log (at, actor, action, receipt_year, receipt_seq, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(now_unix())
+        .bind(actor)
+        .bind(action)
+        .bind(receipt.map(|r| r.year))
+        .bind(receipt.map(|r| r.seq))
+        .bind(detail)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// (actor, action, receipt) of every logged access, oldest first.
+    pub async fn access_log(&self) -> Result<Vec<(String, String, Option<ReceiptNumber>)>> {
+        let rows = sqlx::query("SELECT actor, action, receipt_year, receipt_seq FROM access_log ORDER BY at")
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let year: Option<i64> = r.try_get("receipt_year")?;
+                let seq: Option<i64> = r.try_get("receipt_seq")?;
+                Ok((
+                    r.try_get("actor")?,
+                    r.try_get("action")?,
+                    year.zip(seq).map(|(year, seq)| ReceiptNumber { year, seq }),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Associated data of a record's at-rest encryption: a payload cannot be
+/// moved to another record unnoticed.
+pub(crate) fn at_rest_label(tenant: &str, receipt: ReceiptNumber) -> String {
+    format!("desk record {tenant} {receipt}")
+}

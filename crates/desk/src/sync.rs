@@ -1,0 +1,168 @@
+//! Pulling sealed records from the counter and pushing status back, over
+//! the signed desk API (see `docs/sync-api.md`).
+
+use base64::Engine as _;
+use counter::sync::{FormText, RecordPage, StatusPush, StatusPushed, WhoAmI};
+use rand::RngCore;
+use seal::{RecordBinding, SealedRecord};
+use sha2::Digest;
+use store::ReceiptNumber;
+
+use crate::keyring::KeyRing;
+use crate::store::{at_rest_label, DeskStore, StoredRecord};
+use crate::{now_unix, DeskError, Result};
+
+/// What one sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pages: u64,
+    pub pulled: u64,
+    pub stored: u64,
+}
+
+pub struct SyncClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl SyncClient {
+    /// `counter_url`: the counter's base URL, e.g. `https://madoguchi.example.lg.jp`.
+    pub fn new(counter_url: &str) -> Result<SyncClient> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| DeskError::Counter(e.to_string()))?;
+        Ok(SyncClient { base: counter_url.trim_end_matches('/').to_owned(), http })
+    }
+
+    async fn signed<T: serde::de::DeserializeOwned>(
+        &self,
+        keys: &KeyRing,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let nonce = hex::encode(nonce);
+        let timestamp = now_unix();
+        let request = seal::SignedRequest {
+            desk_id: &keys.desk_id,
+            method: method.as_str(),
+            path_and_query,
+            timestamp,
+            nonce: &nonce,
+            body: &body,
+        };
+        let signature = keys.signing_key().sign_request(&request);
+        let response = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base))
+            .header("x-madoguchi-desk", &keys.desk_id)
+            .header("x-madoguchi-timestamp", timestamp.to_string())
+            .header("x-madoguchi-nonce", &nonce)
+            .header("x-madoguchi-signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| DeskError::Counter(format!("{path_and_query}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| DeskError::Counter(format!("{path_and_query}: {e}")))?;
+        if !status.is_success() {
+            return Err(DeskError::Counter(format!("{path_and_query}: {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| DeskError::Counter(format!("{path_and_query}: unreadable answer: {e}")))
+    }
+
+    /// Asks the counter who it takes this desk to be.
+    pub async fn whoami(&self, keys: &KeyRing) -> Result<WhoAmI> {
+        self.signed(keys, reqwest::Method::GET, "/api/desk/v1/whoami", Vec::new()).await
+    }
+
+    /// Pulls every record after the stored cursor, page by page: each page
+    /// is checked, opened, encrypted at rest and stored together with the
+    /// new cursor in one transaction.
+    pub async fn sync(&self, keys: &KeyRing, store: &DeskStore) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        loop {
+            let after = store.cursor(&keys.tenant).await?;
+            let page: RecordPage = self
+                .signed(keys, reqwest::Method::GET, &format!("/api/desk/v1/records?after={after}"), Vec::new())
+                .await?;
+            report.pages += 1;
+            report.pulled += page.records.len() as u64;
+            let mut stored = Vec::with_capacity(page.records.len());
+            let mut last = after;
+            for synced in &page.records {
+                let receipt = ReceiptNumber::parse(&synced.receipt).ok_or_else(|| DeskError::BadRecord {
+                    receipt: synced.receipt.clone(),
+                    reason: "unreadable 到達番号".into(),
+                })?;
+                if receipt <= last {
+                    return Err(DeskError::BadRecord {
+                        receipt: synced.receipt.clone(),
+                        reason: "out of order".into(),
+                    });
+                }
+                last = receipt;
+                self.ensure_form(keys, store, &synced.form_id, synced.form_version).await?;
+                stored.push(open_synced(keys, receipt, synced)?);
+            }
+            if let Some(next) = page.next_after.as_deref().and_then(ReceiptNumber::parse) {
+                report.stored += store.store_page(&keys.tenant, &stored, next.max(last)).await?;
+            }
+            if !page.more {
+                return Ok(report);
+            }
+        }
+    }
+
+    async fn ensure_form(&self, keys: &KeyRing, store: &DeskStore, form_id: &str, version: i64) -> Result<()> {
+        if store.has_form(form_id, version).await? {
+            return Ok(());
+        }
+        let text: FormText = self
+            .signed(keys, reqwest::Method::GET, &format!("/api/desk/v1/forms/{form_id}/{version}"), Vec::new())
+            .await?;
+        forms::FormDefinition::parse(&text.definition).map_err(|e| DeskError::BadRecord {
+            receipt: format!("form {form_id} v{version}"),
+            reason: format!("the counter's definition does not parse: {e}"),
+        })?;
+        store.put_form(form_id, version, &text.definition).await
+    }
+
+    /// Pushes status changes (no content, only state) to the counter.
+    pub async fn push_status(&self, keys: &KeyRing, push: &StatusPush) -> Result<u64> {
+        let body = serde_json::to_vec(push).map_err(|e| DeskError::Counter(e.to_string()))?;
+        let pushed: StatusPushed = self.signed(keys, reqwest::Method::POST, "/api/desk/v1/status", body).await?;
+        Ok(pushed.applied)
+    }
+}
+
+/// Checks a pulled record against its hash, opens it with the key ring
+/// (proving it is what was sealed for this 到達番号), and re-encrypts the
+/// payload for the desk's store.
+fn open_synced(keys: &KeyRing, receipt: ReceiptNumber, synced: &counter::sync::SyncedRecord) -> Result<StoredRecord> {
+    let bad = |reason: String| DeskError::BadRecord { receipt: synced.receipt.clone(), reason };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&synced.record)
+        .map_err(|_| bad("record is not base64".into()))?;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != synced.record_sha256 {
+        return Err(bad("record does not match its hash".into()));
+    }
+    let record = SealedRecord::from_bytes(&bytes)?;
+    let binding = RecordBinding::new(&keys.tenant, &synced.form_id, synced.form_version, &synced.receipt);
+    let plaintext = keys.open(&binding, &record)?;
+    Ok(StoredRecord {
+        receipt,
+        form_id: synced.form_id.clone(),
+        form_version: synced.form_version,
+        key_id: record.key_id.to_string(),
+        record_sha256: synced.record_sha256.clone(),
+        payload: keys.encrypt_at_rest(&at_rest_label(&keys.tenant, receipt), &plaintext),
+        sealed: bytes,
+        received_at: synced.received_at,
+        status: "received".into(),
+    })
+}

@@ -1,0 +1,281 @@
+//! `madoguchi keys …` and `madoguchi desk …`: the key ceremony and sync on
+//! the desk machine, key import on the counter.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::config::StoreArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Kdf {
+    /// argon2id with 64 MiB, 3 passes (see docs/key-files.md).
+    #[default]
+    Production,
+    /// A weak setting for automated tests only: never for real keys.
+    InsecureTest,
+}
+
+#[derive(Debug, Args)]
+pub struct DeskDirArgs {
+    /// The desk's directory: its keys, its database and desk.toml.
+    #[arg(long, env = "MADOGUCHI_DESK_DIR", default_value = "desk", value_name = "DIR")]
+    desk_dir: PathBuf,
+    /// Strength of the passphrase key derivation for new key files.
+    #[arg(long, env = "MADOGUCHI_KDF", value_enum, default_value_t = Kdf::Production, hide = true)]
+    kdf: Kdf,
+}
+
+impl DeskDirArgs {
+    fn keys_dir(&self) -> PathBuf {
+        self.desk_dir.join("keys")
+    }
+
+    fn params(&self) -> seal::KdfParams {
+        match self.kdf {
+            Kdf::Production => seal::KdfParams::PRODUCTION,
+            Kdf::InsecureTest => seal::KdfParams::FOR_TESTS,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// On the desk machine: create the tenant's key pair. The private key is
+    /// stored wrapped under a passphrase (asked for, or MADOGUCHI_PASSPHRASE);
+    /// the public key is exported to a file for the counter's operator
+    /// (`madoguchi keys import`).
+    Init {
+        /// The tenant (municipality) id, as on the counter.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+        /// Also write an escrow copy here, wrapped under a recovery secret
+        /// that is shown once (keep it on paper, apart from the file).
+        #[arg(long, value_name = "DIR")]
+        escrow_dir: Option<PathBuf>,
+        /// Where to write the public key file. Default: the desk directory.
+        #[arg(long, value_name = "DIR")]
+        export_dir: Option<PathBuf>,
+    },
+    /// On the desk machine: add a new tenant key; records sealed to the old
+    /// keys still open. Import the new public key at the counter.
+    Rotate {
+        #[command(flatten)]
+        desk: DeskDirArgs,
+        #[arg(long, value_name = "DIR")]
+        escrow_dir: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        export_dir: Option<PathBuf>,
+    },
+    /// On the counter: import public key files exported by a desk (tenant
+    /// keys and desk signing keys).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeskCommand {
+    /// Create this desk's signing key and desk.toml; export the desk's
+    /// public key for the counter's operator (`madoguchi keys import`).
+    Init {
+        #[arg(long)]
+        tenant: String,
+        /// A name for this desk, unique on the counter (e.g. aoba-city-desk1).
+        #[arg(long)]
+        desk_id: String,
+        /// The counter's base URL.
+        #[arg(long)]
+        counter_url: String,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+        #[arg(long, value_name = "DIR")]
+        export_dir: Option<PathBuf>,
+    },
+    /// Pull every new sealed record from the counter, open it and store it
+    /// (encrypted at rest). Safe to interrupt and run again.
+    Sync {
+        #[command(flatten)]
+        desk: DeskDirArgs,
+    },
+}
+
+/// desk.toml
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeskConfig {
+    tenant: String,
+    desk_id: String,
+    counter_url: String,
+    /// The desk's own database. Default: sqlite in the desk directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
+}
+
+impl DeskConfig {
+    fn load(dir: &Path) -> anyhow::Result<DeskConfig> {
+        let path = dir.join("desk.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (run `madoguchi desk init` first)", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    fn database(&self, dir: &Path) -> String {
+        self.database.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("desk.sqlite").display()))
+    }
+}
+
+/// The passphrase from MADOGUCHI_PASSPHRASE or a prompt, NFKC-normalised
+/// so the same words typed in full-width still unlock.
+fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<String> {
+    if let Ok(given) = std::env::var("MADOGUCHI_PASSPHRASE") {
+        return Ok(forms::nfkc(&given));
+    }
+    let first = rpassword::prompt_password(prompt).context("reading the passphrase (or set MADOGUCHI_PASSPHRASE)")?;
+    if confirm {
+        let again = rpassword::prompt_password("Again: ").context("reading the passphrase")?;
+        if again != first {
+            bail!("the two passphrases differ");
+        }
+    }
+    Ok(forms::nfkc(&first))
+}
+
+fn print_outcome(what: &str, outcome: &desk::ceremony::CeremonyOutcome) {
+    println!("{what}");
+    println!("  key file:     {}", outcome.key_file.display());
+    println!("  fingerprint:  {}", outcome.fingerprint);
+    println!(
+        "  public key:   {}  (give this file to the counter's operator: madoguchi keys import FILE)",
+        outcome.public_file.display()
+    );
+    if let (Some(secret), Some(file)) = (&outcome.recovery_secret, &outcome.escrow_file) {
+        println!("  escrow copy:  {}", file.display());
+        println!();
+        println!("  RECOVERY SECRET (shown once; write it down and keep it apart from the escrow file):");
+        println!("      {secret}");
+    }
+}
+
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Init { tenant, desk, escrow_dir, export_dir } => {
+            let pass = passphrase("New passphrase for the tenant key: ", true)?;
+            let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
+            let outcome = desk::ceremony::create_tenant_key(
+                &desk.keys_dir(),
+                &export,
+                &tenant,
+                &pass,
+                desk.params(),
+                escrow_dir.as_deref(),
+            )?;
+            print_outcome(&format!("Created the key pair of tenant {tenant}."), &outcome);
+        }
+        KeysCommand::Rotate { desk, escrow_dir, export_dir } => {
+            let pass = passphrase("Passphrase of the desk's keys: ", false)?;
+            // Opening an existing key proves the passphrase and names the
+            // tenant; all of a desk's keys share one passphrase.
+            let tenant = tenant_of_keys(&desk.keys_dir(), &pass)?;
+            let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
+            let outcome = desk::ceremony::create_tenant_key(
+                &desk.keys_dir(),
+                &export,
+                &tenant,
+                &pass,
+                desk.params(),
+                escrow_dir.as_deref(),
+            )?;
+            print_outcome(&format!("Added a new key for tenant {tenant}; older records still open."), &outcome);
+        }
+        KeysCommand::Import { files, store } => {
+            let store = store.into_config()?.open().await?;
+            for file in files {
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let key = desk::ceremony::PublicKeyFile::parse(&text).with_context(|| file.display().to_string())?;
+                match key.kind {
+                    seal::KeyKind::TenantHpke => {
+                        let public = seal::TenantPublicKey::from_base64(&key.public)?;
+                        store.add_tenant_key(&key.tenant, &public).await?;
+                        println!("{}: tenant {} now seals to key {}", file.display(), key.tenant, key.fingerprint);
+                    }
+                    seal::KeyKind::DeskSigning => {
+                        let desk_id = key.desk.clone().unwrap_or_default();
+                        store.register_desk(&desk_id, &key.tenant, &key.public, &key.fingerprint).await?;
+                        println!(
+                            "{}: desk {desk_id} may now sync tenant {} (key {})",
+                            file.display(),
+                            key.tenant,
+                            key.fingerprint
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tenant whose keys are in `dir`, proving the passphrase opens them
+/// (before the desk signing key exists, a full key ring cannot be unlocked).
+fn tenant_of_keys(dir: &Path, pass: &str) -> anyhow::Result<String> {
+    let locked = desk::KeyRing::locked_keys(dir)?;
+    let first = locked
+        .iter()
+        .find(|k| k.info.kind == seal::KeyKind::TenantHpke)
+        .with_context(|| format!("no tenant key in {} (run `madoguchi keys init`)", dir.display()))?;
+    let text = std::fs::read_to_string(&first.path)?;
+    seal::unwrap_secret(&text, pass).context("the passphrase does not open the existing key")?;
+    Ok(first.info.owner.clone())
+}
+
+pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
+    match command {
+        DeskCommand::Init { tenant, desk_id, counter_url, desk, export_dir } => {
+            let pass = passphrase("Passphrase of the desk's keys: ", false)?;
+            let known = tenant_of_keys(&desk.keys_dir(), &pass)?;
+            if known != tenant {
+                bail!("the keys in {} belong to tenant {known}, not {tenant}", desk.keys_dir().display());
+            }
+            let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
+            let outcome =
+                desk::ceremony::create_desk_key(&desk.keys_dir(), &export, &tenant, &desk_id, &pass, desk.params())?;
+            let config = DeskConfig { tenant: tenant.clone(), desk_id: desk_id.clone(), counter_url, database: None };
+            let path = desk.desk_dir.join("desk.toml");
+            std::fs::write(&path, toml::to_string(&config)?).with_context(|| format!("writing {}", path.display()))?;
+            print_outcome(&format!("Created desk {desk_id} for tenant {tenant}."), &outcome);
+        }
+        DeskCommand::Sync { desk } => {
+            let config = DeskConfig::load(&desk.desk_dir)?;
+            let pass = passphrase("Passphrase of the desk's keys: ", false)?;
+            let ring = desk::KeyRing::unlock(&desk.keys_dir(), &pass)?;
+            if ring.tenant != config.tenant || ring.desk_id != config.desk_id {
+                bail!(
+                    "desk.toml names {}/{}, the keys are {}/{}",
+                    config.tenant,
+                    config.desk_id,
+                    ring.tenant,
+                    ring.desk_id
+                );
+            }
+            let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
+            let client = desk::SyncClient::new(&config.counter_url)?;
+            let report = client.sync(&ring, &store).await?;
+            println!(
+                "synced: {} new records ({} pulled in {} pages); {} records on this desk",
+                report.stored,
+                report.pulled,
+                report.pages,
+                store.count_records().await?
+            );
+        }
+    }
+    Ok(())
+}

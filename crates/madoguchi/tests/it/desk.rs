@@ -1,0 +1,256 @@
+//! The desk and the counter together: key ceremony, import, signed sync,
+//! opening on the desk, status back to the resident.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use seal::RecordBinding;
+use store::{Intake, ReceiptNumber};
+use testkit::{Engine, TestCounter};
+
+use crate::{apply, element_text, madoguchi, on_both_engines, post_form, start, water_start_answers};
+
+const PASSPHRASE: &str = "correct horse battery staple 窓口";
+
+/// A desk directory set up by the real commands, registered at `counter`.
+struct TestDesk {
+    dir: tempfile::TempDir,
+    desk_id: String,
+}
+
+impl TestDesk {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(madoguchi());
+        command
+            .args(args)
+            .arg("--desk-dir")
+            .arg(self.path())
+            .env("MADOGUCHI_PASSPHRASE", PASSPHRASE)
+            .env("MADOGUCHI_KDF", "insecure-test")
+            .env_remove("MADOGUCHI_CONFIG");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("run madoguchi");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn sync(&self) -> String {
+        self.run(&["desk", "sync"])
+    }
+
+    fn unlock(&self) -> desk::KeyRing {
+        desk::KeyRing::unlock(&self.path().join("keys"), PASSPHRASE).expect("unlock")
+    }
+
+    async fn store(&self) -> desk::DeskStore {
+        desk::DeskStore::open(&format!("sqlite://{}", self.path().join("desk.sqlite").display()))
+            .await
+            .expect("desk store")
+    }
+}
+
+fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(extension))
+        .collect()
+}
+
+/// Runs the ceremony for `tenant` and imports both public keys at the counter.
+fn set_up_desk(counter: &TestCounter, tenant: &str) -> TestDesk {
+    let desk = TestDesk { dir: tempfile::tempdir().unwrap(), desk_id: format!("{tenant}-desk1") };
+    let printed = desk.run(&["keys", "init", "--tenant", tenant]);
+    assert!(printed.contains("fingerprint"), "{printed}");
+    desk.run(&["desk", "init", "--tenant", tenant, "--desk-id", &desk.desk_id, "--counter-url", &counter.url]);
+    let mut exported = files_with_extension(desk.path(), ".public-key");
+    exported.extend(files_with_extension(desk.path(), ".desk-key"));
+    assert_eq!(exported.len(), 2);
+    let out = Command::new(madoguchi())
+        .args(["keys", "import"])
+        .args(&exported)
+        .arg("--data-dir")
+        .arg(counter.data_dir())
+        .args(["--database", &counter.database.url])
+        .env_remove("MADOGUCHI_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    desk
+}
+
+on_both_engines!(a_desk_syncs_opens_and_its_status_reaches_the_resident);
+
+async fn a_desk_syncs_opens_and_its_status_reaches_the_resident(engine: Engine) {
+    let counter = start(engine).await;
+    let desk = set_up_desk(&counter, "aoba-city");
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let answers = water_start_answers(&[("notes", &format!("三階です #{i}"))]);
+        sent.push(apply(&counter, "aoba-city", "water-start", &answers).await);
+    }
+    // Another tenant's submission never reaches this desk.
+    apply(&counter, "sakura-town", "water-start", &water_start_answers(&[])).await;
+
+    assert!(desk.sync().contains("synced: 3 new records"));
+    assert!(desk.sync().contains("synced: 0 new records"), "a second sync is a no-op");
+
+    let keys = desk.unlock();
+    let store = desk.store().await;
+    assert_eq!(store.count_records().await.unwrap(), 3);
+    let receipt = ReceiptNumber::parse(&sent[1].receipt_number).unwrap();
+    let (record, payload) = store.read_record(&keys, receipt, "tanaka").await.unwrap().expect("stored");
+    assert_eq!(record.form_id, "water-start");
+    assert!(payload.to_string().contains("三階です #1"), "{payload}");
+    let log = store.access_log().await.unwrap();
+    assert!(log.contains(&("tanaka".to_owned(), "view".to_owned(), Some(receipt))), "{log:?}");
+
+    // The counter records every pull with the desk's identity.
+    let (pulls, records) = counter.store().await.desk_pull_totals(&desk.desk_id).await.unwrap();
+    assert!(pulls >= 2 && records == 3, "{pulls} pulls, {records} records");
+
+    // Status pushed from the desk shows on the resident's status page.
+    let client = desk::SyncClient::new(&counter.url).unwrap();
+    let push = counter::sync::StatusPush {
+        changes: vec![counter::sync::PushedStatus {
+            receipt: sent[1].receipt_number.clone(),
+            status: "in_review".into(),
+            changed_at: time::OffsetDateTime::now_utc().unix_timestamp() + 1,
+        }],
+    };
+    assert_eq!(client.push_status(&keys, &push).await.unwrap(), 1);
+    assert_eq!(client.push_status(&keys, &push).await.unwrap(), 0, "pushing again changes nothing");
+    let (status, page) = post_form(
+        &counter.client(),
+        &format!("{}/t/aoba-city/status", counter.url),
+        &[("inquiry_number".into(), sent[1].inquiry_number.clone()), ("secret".into(), sent[1].inquiry_secret.clone())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(element_text(&page, "status-value").as_deref(), Some("審査中"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_key_of_one_tenant_gets_nothing_of_another_and_forged_requests_are_refused() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "aoba-city");
+    apply(&counter, "sakura-town", "water-start", &water_start_answers(&[])).await;
+    apply(&counter, "kawabe-village", "water-start", &water_start_answers(&[])).await;
+    assert!(desk.sync().contains("synced: 0 new records"));
+    let keys = desk.unlock();
+    let client = desk::SyncClient::new(&counter.url).unwrap();
+    let who = client.whoami(&keys).await.unwrap();
+    assert_eq!((who.tenant.as_str(), who.desk_id.as_str()), ("aoba-city", desk.desk_id.as_str()));
+    // A status push naming another tenant's receipt changes nothing there.
+    let push = counter::sync::StatusPush {
+        changes: vec![counter::sync::PushedStatus {
+            receipt: format!("{}-000001", (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).year()),
+            status: "rejected".into(),
+            changed_at: time::OffsetDateTime::now_utc().unix_timestamp() + 5,
+        }],
+    };
+    assert_eq!(client.push_status(&keys, &push).await.unwrap(), 0);
+
+    // Unsigned, wrongly signed, replayed and suspended requests are refused.
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/desk/v1/records", counter.url);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    let stranger = seal::DeskSigningKey::generate();
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = |key: &seal::DeskSigningKey, nonce: &str, ts: i64| {
+        let req = seal::SignedRequest {
+            desk_id: &desk.desk_id,
+            method: "GET",
+            path_and_query: "/api/desk/v1/records",
+            timestamp: ts,
+            nonce,
+            body: b"",
+        };
+        http.get(&url)
+            .header("x-madoguchi-desk", &desk.desk_id)
+            .header("x-madoguchi-timestamp", ts.to_string())
+            .header("x-madoguchi-nonce", nonce)
+            .header("x-madoguchi-signature", key.sign_request(&req))
+    };
+    assert_eq!(signed(&stranger, "0123456789abcdef0001", ts).send().await.unwrap().status(), 401);
+    let own = keys.signing_key();
+    assert_eq!(signed(own, "0123456789abcdef0002", ts).send().await.unwrap().status(), 200);
+    assert_eq!(signed(own, "0123456789abcdef0002", ts).send().await.unwrap().status(), 401, "replay");
+    assert_eq!(signed(own, "0123456789abcdef0003", ts - 3600).send().await.unwrap().status(), 401, "stale");
+    counter.store().await.set_desk_suspended(&desk.desk_id, true).await.unwrap();
+    assert_eq!(signed(own, "0123456789abcdef0004", ts).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_killed_during_a_sync_of_10000_records_ends_with_each_exactly_once() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "kawabe-village");
+    let public = desk.unlock().current_public_key();
+    // Seal 10,000 records straight into the counter's store.
+    let store = counter.store().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|worker| {
+            let (store, public) = (store.clone(), public.clone());
+            tokio::spawn(async move {
+                for i in (worker..10_000).step_by(8) {
+                    let draft = format!("bulk-{i}");
+                    let intake = Intake {
+                        tenant: "kawabe-village",
+                        form_id: "water-start",
+                        form_version: 1,
+                        draft_id: &draft,
+                        inquiry_secret: "X",
+                    };
+                    let payload = format!("{{\"form_id\":\"water-start\",\"values\":{{\"n\":{i}}}}}");
+                    store
+                        .accept(&intake, |receipt| {
+                            let binding = RecordBinding::new("kawabe-village", "water-start", 1, &receipt.to_string());
+                            seal::seal(&public, &binding, payload.as_bytes())
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    // kill -9 the desk mid-sync, then run it again.
+    // (The store is created first, so the two processes do not race to
+    // create its schema.)
+    let desk_store = desk.store().await;
+    let mut first = desk.command(&["desk", "sync"]).spawn().unwrap();
+    let mut at_kill = 0;
+    for _ in 0..1500 {
+        at_kill = desk_store.count_records().await.unwrap();
+        if at_kill >= 2000 {
+            break;
+        }
+        assert!(first.try_wait().unwrap().is_none(), "the first sync ended by itself with {at_kill} stored");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+    assert!((2000..10_000).contains(&at_kill), "the kill came mid-sync ({at_kill} stored)");
+    let printed = desk.sync();
+    assert!(printed.contains("10000 records on this desk"), "{printed}");
+    let receipts = desk_store.receipts().await.unwrap();
+    assert_eq!(receipts.len(), 10_000);
+    let year = receipts[0].year;
+    assert!(
+        receipts.iter().enumerate().all(|(i, r)| *r == ReceiptNumber { year, seq: i as i64 + 1 }),
+        "each once, none skipped"
+    );
+    let keys = desk.unlock();
+    let (_, payload) = desk_store.read_record(&keys, receipts[9_999], "auditor").await.unwrap().unwrap();
+    assert!(payload.to_string().contains("\"n\""));
+}

@@ -1,0 +1,194 @@
+//! Desks, their keys, their pulls of sealed records and the status they push.
+
+use sqlx::Row;
+
+use crate::submissions::SubmissionStatus;
+use crate::{now_unix, Result, Store, StoreError};
+
+/// A desk as the counter knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desk {
+    pub desk_id: String,
+    pub tenant_id: String,
+    /// Base64 Ed25519 public key.
+    pub public_key: String,
+    pub fingerprint: String,
+    pub suspended: bool,
+}
+
+/// One sealed record as a desk pulls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledRecord {
+    pub receipt: crate::ReceiptNumber,
+    pub form_id: String,
+    pub form_version: i64,
+    pub record: Vec<u8>,
+    pub record_sha256: String,
+    pub received_at: i64,
+}
+
+/// A status change decided on the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub receipt: crate::ReceiptNumber,
+    pub status: SubmissionStatus,
+    /// When staff changed it (desk clock); older changes never overwrite newer.
+    pub changed_at: i64,
+}
+
+impl Store {
+    /// Registers a desk for a tenant, or replaces its key.
+    pub async fn register_desk(&self, desk_id: &str, tenant: &str, public_key: &str, fingerprint: &str) -> Result<()> {
+        if self.tenant(tenant).await?.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        sqlx::query(
+            "INSERT INTO desks (desk_id, tenant_id, public_key, fingerprint, registered_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (desk_id) DO UPDATE SET tenant_id = excluded.tenant_id, public_key = excluded.public_key,
+               fingerprint = excluded.fingerprint, registered_at = excluded.registered_at, suspended_at = NULL",
+        )
+        .bind(desk_id)
+        .bind(tenant)
+        .bind(public_key)
+        .bind(fingerprint)
+        .bind(now_unix())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn desk(&self, desk_id: &str) -> Result<Option<Desk>> {
+        let row = sqlx::query(
+            "SELECT desk_id, tenant_id, public_key, fingerprint, suspended_at FROM desks WHERE desk_id = $1",
+        )
+        .bind(desk_id)
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|row| {
+            Ok(Desk {
+                desk_id: row.try_get("desk_id")?,
+                tenant_id: row.try_get("tenant_id")?,
+                public_key: row.try_get("public_key")?,
+                fingerprint: row.try_get("fingerprint")?,
+                suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Suspends (or re-enables) a desk's key: a suspended desk is refused.
+    pub async fn set_desk_suspended(&self, desk_id: &str, suspended: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE desks SET suspended_at = $2 WHERE desk_id = $1")
+            .bind(desk_id)
+            .bind(suspended.then(now_unix))
+            .execute(&self.db)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a request nonce; false when the desk already used it (a
+    /// replay). Nonces older than `keep_secs` are forgotten, since requests
+    /// that old are refused by their timestamp anyway.
+    pub async fn use_desk_nonce(&self, desk_id: &str, nonce: &str, keep_secs: i64) -> Result<bool> {
+        let now = now_unix();
+        sqlx::query("DELETE FROM desk_nonces WHERE seen_at < $1").bind(now - keep_secs).execute(&self.db).await?;
+        let done = sqlx::query(
+            "INSERT INTO desk_nonces (desk_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (desk_id, nonce) DO NOTHING",
+        )
+        .bind(desk_id)
+        .bind(nonce)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The tenant's sealed records after `after`, in 到達番号 order, at
+    /// most `limit`. Numbers are taken and committed under one lock per
+    /// tenant, so no record can appear later below a cursor already passed.
+    /// The pull is recorded with the desk and the source address.
+    pub async fn pull_records(
+        &self,
+        desk: &Desk,
+        after: crate::ReceiptNumber,
+        limit: i64,
+        source: &str,
+    ) -> Result<Vec<PulledRecord>> {
+        let rows = sqlx::query(
+            "SELECT receipt_year, receipt_seq, form_id, form_version, record, record_sha256, received_at
+             FROM submissions WHERE tenant_id = $1
+               AND (receipt_year > $2 OR (receipt_year = $2 AND receipt_seq > $3))
+             ORDER BY receipt_year, receipt_seq LIMIT $4",
+        )
+        .bind(&desk.tenant_id)
+        .bind(after.year)
+        .bind(after.seq)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        let records = rows
+            .iter()
+            .map(|row| {
+                Ok(PulledRecord {
+                    receipt: crate::ReceiptNumber {
+                        year: row.try_get("receipt_year")?,
+                        seq: row.try_get("receipt_seq")?,
+                    },
+                    form_id: row.try_get("form_id")?,
+                    form_version: row.try_get("form_version")?,
+                    record: row.try_get("record")?,
+                    record_sha256: row.try_get("record_sha256")?,
+                    received_at: row.try_get("received_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        sqlx::query(
+            "INSERT INTO desk_pulls (desk_id, tenant_id, pulled_at, source, after_year, after_seq, record_count)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&desk.desk_id)
+        .bind(&desk.tenant_id)
+        .bind(now_unix())
+        .bind(source)
+        .bind(after.year)
+        .bind(after.seq)
+        .bind(records.len() as i64)
+        .execute(&self.db)
+        .await?;
+        Ok(records)
+    }
+
+    /// How many pulls a desk made and how many records they carried.
+    pub async fn desk_pull_totals(&self, desk_id: &str) -> Result<(i64, i64)> {
+        let row = sqlx::query("SELECT COUNT(*) AS pulls, CAST(COALESCE(SUM(record_count), 0) AS BIGINT) AS records FROM desk_pulls WHERE desk_id = $1")
+            .bind(desk_id)
+            .fetch_one(&self.db)
+            .await?;
+        Ok((row.try_get("pulls")?, row.try_get("records")?))
+    }
+
+    /// Applies status changes from a desk of `tenant`; a change older than
+    /// the one already applied is ignored, so pushing twice is harmless.
+    /// Returns how many submissions changed.
+    pub async fn apply_status_changes(&self, tenant: &str, changes: &[StatusChange]) -> Result<u64> {
+        let mut changed = 0;
+        let mut tx = self.db.begin().await?;
+        for change in changes {
+            let done = sqlx::query(
+                "UPDATE submissions SET status = $1, status_changed_at = $2
+                 WHERE tenant_id = $3 AND receipt_year = $4 AND receipt_seq = $5
+                   AND (status_changed_at < $2 OR (status_changed_at = $2 AND status <> $1))",
+            )
+            .bind(change.status.as_str())
+            .bind(change.changed_at)
+            .bind(tenant)
+            .bind(change.receipt.year)
+            .bind(change.receipt.seq)
+            .execute(&mut *tx)
+            .await?;
+            changed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
