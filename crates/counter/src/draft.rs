@@ -56,13 +56,15 @@ impl Draft {
         Some(if draft.expires_at < now_unix() { Opened::Expired(draft) } else { Opened::Valid(draft) })
     }
 
-    /// The status-lookup secret for this draft: derived, not stored, so a
-    /// repeated 送信 of the same draft shows the same secret again. Eight
-    /// characters from an alphabet without look-alikes (0/O, 1/I).
+    /// The access key (確認キー) for this draft: derived from the draft's
+    /// random id (which only the resident's token holds) so a repeated 送信
+    /// of the same draft shows the same key again, and never stored.
+    /// Twelve characters (60 bits) from an alphabet without look-alikes
+    /// (0/O, 1/I).
     pub fn inquiry_secret(&self, tokens: &TokenBox) -> String {
         const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
         let bytes = tokens.derive("inquiry secret", self.draft_id.as_bytes());
-        bytes[..8].iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
+        bytes[..12].iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
     }
 }
 
@@ -72,13 +74,10 @@ pub(crate) fn canonical_secret(typed: &str) -> String {
     forms::nfkc(typed).chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
 }
 
-/// "ABCD-EFGH" for reading aloud and writing down.
+/// "ABCD-EFGH-JKLM" for reading aloud and writing down.
 pub(crate) fn display_secret(secret: &str) -> String {
-    if secret.len() == 8 {
-        format!("{}-{}", &secret[..4], &secret[4..])
-    } else {
-        secret.to_owned()
-    }
+    let chars: Vec<char> = secret.chars().collect();
+    chars.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
 pub(crate) fn now_unix() -> i64 {

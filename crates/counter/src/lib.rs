@@ -30,6 +30,9 @@ use store::Store;
 
 pub use error::PageError;
 
+/// The stylesheet of every madoguchi page (the desk uses it too).
+pub const STYLE_CSS: &str = include_str!("assets/style.css");
+
 /// Settings of the counter that are not the store's.
 #[derive(Debug, Clone)]
 pub struct CounterSettings {

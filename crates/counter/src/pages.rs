@@ -25,10 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
     Router::new()
         .route("/", get(portal))
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/assets/style.css",
-            get(|| async { asset("text/css; charset=utf-8", include_str!("assets/style.css")) }),
-        )
+        .route("/assets/style.css", get(|| async { asset("text/css; charset=utf-8", crate::STYLE_CSS) }))
         .route(
             "/assets/form.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("assets/form.js")) }),
@@ -618,6 +615,7 @@ async fn status_lookup(
             status => if lang == Lang::En { view.status.label_en() } else { view.status.label_ja() },
             received_at => format_jst(view.received_at, lang),
             status_changed_at => format_jst(view.status_changed_at, lang),
+            staff_message => view.staff_message,
         });
     }
     let status = if result.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };

@@ -29,6 +29,14 @@ const MAX_BODY: usize = 1024 * 1024;
 /// Most records one pull returns.
 pub const MAX_PULL: i64 = 1000;
 
+/// Every route of the API, as documented in `docs/sync-api.md`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/desk/v1/whoami"),
+    ("GET", "/api/desk/v1/records"),
+    ("GET", "/api/desk/v1/forms/{form}/{version}"),
+    ("POST", "/api/desk/v1/status"),
+];
+
 pub(crate) fn routes() -> Router<Arc<Counter>> {
     Router::new()
         .route("/api/desk/v1/whoami", get(whoami))
@@ -135,6 +143,9 @@ pub struct SyncedRecord {
     pub record: String,
     pub record_sha256: String,
     pub received_at: i64,
+    /// The resident's message key (base64 X25519): a staff message for
+    /// this record is sealed to it (`seal::seal_message`).
+    pub message_key: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,6 +192,7 @@ async fn records(
             record: base64::engine::general_purpose::STANDARD.encode(&r.record),
             record_sha256: r.record_sha256,
             received_at: r.received_at,
+            message_key: r.message_key,
         })
         .collect();
     Ok(Json(RecordPage { records, next_after, more }))
@@ -222,6 +234,10 @@ pub struct PushedStatus {
     /// received | in_review | completed | returned | rejected
     pub status: String,
     pub changed_at: i64,
+    /// Optional message for the resident, sealed to the record's message
+    /// key, base64. The counter cannot read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -247,10 +263,55 @@ async fn push_status(
                 receipt: ReceiptNumber::parse(&c.receipt).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad receipt"))?,
                 status: SubmissionStatus::parse(&c.status).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad status"))?,
                 changed_at: c.changed_at,
+                message: match &c.message {
+                    Some(text) => Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(text)
+                            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad message"))?,
+                    ),
+                    None => None,
+                },
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let applied = counter.store.apply_status_changes(&desk.tenant_id, &changes).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, pushed = changes.len(), applied, "desk status push");
     Ok(Json(StatusPushed { applied }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_api_document_describes_exactly_the_routes_served() {
+        let doc = include_str!("../../../docs/sync-api.md");
+        let documented: Vec<(String, String)> = doc
+            .lines()
+            .filter_map(|line| line.strip_prefix("### `")?.strip_suffix('`')?.split_once(' '))
+            .map(|(method, path)| (method.to_owned(), path.to_owned()))
+            .collect();
+        let served: Vec<(String, String)> =
+            super::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        assert_eq!(documented, served);
+        for header in ["x-madoguchi-desk", "x-madoguchi-timestamp", "x-madoguchi-nonce", "x-madoguchi-signature"] {
+            assert!(doc.contains(header), "{header} is not documented");
+        }
+        assert!(doc.contains(&super::CLOCK_SKEW_SECS.to_string()));
+    }
+
+    #[test]
+    fn the_documented_canonical_string_is_the_one_signed() {
+        let doc = include_str!("../../../docs/sync-api.md");
+        let request = seal::SignedRequest {
+            desk_id: "d",
+            method: "get",
+            path_and_query: "/p?q",
+            timestamp: 1,
+            nonce: "n",
+            body: b"",
+        };
+        let canonical = request.canonical();
+        let first_line = canonical.lines().next().unwrap_or_default();
+        assert!(doc.contains(first_line), "{first_line}");
+        assert_eq!(canonical.lines().count(), 7);
+    }
 }

@@ -43,6 +43,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("status_not_found", "該当する申請が見つかりません。問合せ番号と確認キーをご確認ください。", "No application matches. Please check the inquiry number and access key."),
     ("status_current", "現在の状況", "Current status"),
     ("status_changed_at", "状況の更新日時", "Status updated at"),
+    ("staff_message", "担当課からのお知らせ", "Message from the office"),
     ("contact", "お問い合わせ先", "Contact"),
     ("back_to_forms", "申請の一覧へ戻る", "Back to the list of applications"),
     ("draft_expired", "入力内容の確認から時間が経ちすぎたため、送信できませんでした。入力内容はそのまま残っていますので、もう一度確認してください。", "Too much time passed since you reviewed your answers, so they were not sent. Your answers are kept below; please review them again."),

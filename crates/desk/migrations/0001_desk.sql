@@ -30,6 +30,9 @@ CREATE TABLE records (
     payload            BYTEA NOT NULL,
     received_at        BIGINT NOT NULL,
     synced_at          BIGINT NOT NULL,
+    -- The resident's message key (from the counter): messages to the
+    -- resident are sealed to it.
+    message_key        TEXT NOT NULL,
     status             TEXT NOT NULL,
     status_changed_at  BIGINT NOT NULL,
     status_pushed_at   BIGINT,

@@ -12,9 +12,14 @@
 #![forbid(unsafe_code)]
 
 pub mod ceremony;
+pub mod export;
 mod keyring;
+pub mod staff;
 mod store;
 mod sync;
+pub mod web;
+mod web_strings;
+pub mod work;
 
 pub use keyring::{KeyRing, LockedKey};
 pub use store::{DeskStore, StoredRecord};

@@ -25,6 +25,8 @@ pub struct StoredRecord {
     pub payload: Vec<u8>,
     pub received_at: i64,
     pub status: String,
+    pub message_key: String,
+    pub assigned_to: Option<String>,
 }
 
 #[derive(Clone)]
@@ -62,6 +64,10 @@ impl DeskStore {
         Ok(DeskStore { db })
     }
 
+    pub(crate) fn db(&self) -> &AnyPool {
+        &self.db
+    }
+
     /// The last 到達番号 stored for `tenant`.
     pub async fn cursor(&self, tenant: &str) -> Result<ReceiptNumber> {
         let row = sqlx::query("SELECT after_year, after_seq FROM sync_cursor WHERE tenant_id = $1")
@@ -85,8 +91,8 @@ impl DeskStore {
         for r in records {
             let done = sqlx::query(
                 "INSERT INTO records (receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed,
-                   payload, received_at, synced_at, status, status_changed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9)
+                   payload, received_at, synced_at, status, status_changed_at, message_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9, $12)
                  ON CONFLICT (receipt_year, receipt_seq) DO NOTHING",
             )
             .bind(r.receipt.year)
@@ -100,6 +106,7 @@ impl DeskStore {
             .bind(r.received_at)
             .bind(now)
             .bind(&r.status)
+            .bind(&r.message_key)
             .execute(&mut *tx)
             .await?;
             new += done.rows_affected();
@@ -149,6 +156,15 @@ impl DeskStore {
         Ok(row.map(|r| r.try_get("definition")).transpose()?)
     }
 
+    /// The newest version of a form this desk knows: (version, definition).
+    pub async fn latest_form(&self, form_id: &str) -> Result<Option<(i64, String)>> {
+        let row = sqlx::query("SELECT version, definition FROM forms WHERE form_id = $1 ORDER BY version DESC LIMIT 1")
+            .bind(form_id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("version")?, r.try_get("definition")?))).transpose()?)
+    }
+
     pub async fn count_records(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM records").fetch_one(&self.db).await?.try_get("n")?)
     }
@@ -172,30 +188,16 @@ impl DeskStore {
         actor: &str,
     ) -> Result<Option<(StoredRecord, serde_json::Value)>> {
         let row = sqlx::query(
-            "SELECT form_id, form_version, key_id, record_sha256, sealed, payload, received_at, status
-             FROM records WHERE receipt_year = $1 AND receipt_seq = $2",
+            "SELECT receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed, payload, received_at,
+               status, message_key, assigned_to FROM records WHERE receipt_year = $1 AND receipt_seq = $2",
         )
         .bind(receipt.year)
         .bind(receipt.seq)
         .fetch_optional(&self.db)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let record = StoredRecord {
-            receipt,
-            form_id: row.try_get("form_id")?,
-            form_version: row.try_get("form_version")?,
-            key_id: row.try_get("key_id")?,
-            record_sha256: row.try_get("record_sha256")?,
-            sealed: row.try_get("sealed")?,
-            payload: row.try_get("payload")?,
-            received_at: row.try_get("received_at")?,
-            status: row.try_get("status")?,
-        };
-        let plaintext = keys.decrypt_at_rest(&at_rest_label(&keys.tenant, receipt), &record.payload)?;
-        let value = serde_json::from_slice(&plaintext).map_err(|e| crate::DeskError::BadRecord {
-            receipt: receipt.to_string(),
-            reason: format!("payload is not JSON: {e}"),
-        })?;
+        let record = record_from_row(&row)?;
+        let value = open_payload(keys, &record)?;
         self.log_access(actor, "view", Some(receipt), "").await?;
         Ok(Some((record, value)))
     }
@@ -238,6 +240,31 @@ impl DeskStore {
             })
             .collect()
     }
+}
+
+pub(crate) fn record_from_row(row: &sqlx::any::AnyRow) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+        form_id: row.try_get("form_id")?,
+        form_version: row.try_get("form_version")?,
+        key_id: row.try_get("key_id")?,
+        record_sha256: row.try_get("record_sha256")?,
+        sealed: row.try_get("sealed")?,
+        payload: row.try_get("payload")?,
+        received_at: row.try_get("received_at")?,
+        status: row.try_get("status")?,
+        message_key: row.try_get("message_key")?,
+        assigned_to: row.try_get("assigned_to")?,
+    })
+}
+
+/// Opens a stored payload (no logging: callers log the read).
+pub(crate) fn open_payload(keys: &KeyRing, record: &StoredRecord) -> Result<serde_json::Value> {
+    let plaintext = keys.decrypt_at_rest(&at_rest_label(&keys.tenant, record.receipt), &record.payload)?;
+    serde_json::from_slice(&plaintext).map_err(|e| crate::DeskError::BadRecord {
+        receipt: record.receipt.to_string(),
+        reason: format!("payload is not JSON: {e}"),
+    })
 }
 
 /// Associated data of a record's at-rest encryption: a payload cannot be

@@ -164,5 +164,7 @@ fn open_synced(keys: &KeyRing, receipt: ReceiptNumber, synced: &counter::sync::S
         sealed: bytes,
         received_at: synced.received_at,
         status: "received".into(),
+        message_key: synced.message_key.clone(),
+        assigned_to: None,
     })
 }

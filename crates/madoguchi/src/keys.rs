@@ -100,10 +100,39 @@ pub enum DeskCommand {
         export_dir: Option<PathBuf>,
     },
     /// Pull every new sealed record from the counter, open it and store it
-    /// (encrypted at rest). Safe to interrupt and run again.
+    /// (encrypted at rest), then push pending status changes. Safe to
+    /// interrupt and run again.
     Sync {
         #[command(flatten)]
         desk: DeskDirArgs,
+    },
+    /// Add a staff account (or issue a new enrolment code for it). Prints a
+    /// one-time enrolment code: the staff member opens the desk's
+    /// "初回登録" page, chooses a password and registers an authenticator app.
+    AddStaff {
+        /// Login ID: lowercase letters, digits, '.', '_', '-'; not an e-mail address.
+        #[arg(long)]
+        login: String,
+        /// The name shown in the desk (e.g. 田中 一郎).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+    },
+    /// Serve the desk's web UI for staff, and keep in sync with the counter.
+    Serve {
+        #[command(flatten)]
+        desk: DeskDirArgs,
+        /// Address to listen on (the municipality's own network).
+        #[arg(long, env = "MADOGUCHI_DESK_LISTEN", default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Seconds between automatic syncs with the counter.
+        #[arg(long, env = "MADOGUCHI_DESK_SYNC_SECS", default_value_t = 60)]
+        sync_secs: u64,
+        /// Mark the session cookie Secure (browsers keep it on https and on
+        /// localhost only). Turn off only on a closed network served over http.
+        #[arg(long, env = "MADOGUCHI_DESK_SECURE_COOKIES", default_value_t = true)]
+        secure_cookies: bool,
     },
 }
 
@@ -130,6 +159,18 @@ impl DeskConfig {
     fn database(&self, dir: &Path) -> String {
         self.database.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("desk.sqlite").display()))
     }
+}
+
+/// Loads desk.toml, unlocks the key ring and opens the desk's store.
+async fn open_desk(desk: &DeskDirArgs) -> anyhow::Result<(DeskConfig, desk::KeyRing, desk::DeskStore)> {
+    let config = DeskConfig::load(&desk.desk_dir)?;
+    let pass = passphrase("Passphrase of the desk's keys: ", false)?;
+    let ring = desk::KeyRing::unlock(&desk.keys_dir(), &pass)?;
+    if ring.tenant != config.tenant || ring.desk_id != config.desk_id {
+        bail!("desk.toml names {}/{}, the keys are {}/{}", config.tenant, config.desk_id, ring.tenant, ring.desk_id);
+    }
+    let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
+    Ok((config, ring, store))
 }
 
 /// The passphrase from MADOGUCHI_PASSPHRASE or a prompt, NFKC-normalised
@@ -253,28 +294,45 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             print_outcome(&format!("Created desk {desk_id} for tenant {tenant}."), &outcome);
         }
         DeskCommand::Sync { desk } => {
-            let config = DeskConfig::load(&desk.desk_dir)?;
-            let pass = passphrase("Passphrase of the desk's keys: ", false)?;
-            let ring = desk::KeyRing::unlock(&desk.keys_dir(), &pass)?;
-            if ring.tenant != config.tenant || ring.desk_id != config.desk_id {
-                bail!(
-                    "desk.toml names {}/{}, the keys are {}/{}",
-                    config.tenant,
-                    config.desk_id,
-                    ring.tenant,
-                    ring.desk_id
-                );
-            }
-            let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
-            let client = desk::SyncClient::new(&config.counter_url)?;
-            let report = client.sync(&ring, &store).await?;
+            let (config, ring, store) = open_desk(&desk).await?;
+            let app = desk::web::DeskApp::new(
+                store.clone(),
+                ring,
+                desk::SyncClient::new(&config.counter_url)?,
+                Default::default(),
+            );
+            let (report, pushed) = app.sync_once().await?;
             println!(
-                "synced: {} new records ({} pulled in {} pages); {} records on this desk",
+                "synced: {} new records ({} pulled in {} pages); {} status changes pushed; {} records on this desk",
                 report.stored,
                 report.pulled,
                 report.pages,
+                pushed,
                 store.count_records().await?
             );
+        }
+        DeskCommand::AddStaff { login, name, desk } => {
+            let config = DeskConfig::load(&desk.desk_dir)?;
+            let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
+            let code = store.add_staff(&login, &name).await?;
+            println!("Staff account {login} ({name}). Enrolment code (valid 72 hours, once):");
+            println!("    {code}");
+        }
+        DeskCommand::Serve { desk, listen, sync_secs, secure_cookies } => {
+            let (config, ring, store) = open_desk(&desk).await?;
+            let settings = desk::web::DeskSettings {
+                secure_cookies,
+                sync_interval: std::time::Duration::from_secs(sync_secs.max(1)),
+                ..Default::default()
+            };
+            let app = desk::web::DeskApp::new(store, ring, desk::SyncClient::new(&config.counter_url)?, settings);
+            tokio::spawn(std::sync::Arc::clone(&app).keep_in_sync());
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+            let local = listener.local_addr()?;
+            tracing::info!(address = %local, tenant = %config.tenant, desk = %config.desk_id, "desk serving");
+            println!("madoguchi desk: http://{local}/");
+            axum::serve(listener, app.router()).with_graceful_shutdown(crate::shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -32,12 +32,14 @@
 mod desk_key;
 mod keys;
 mod record;
+mod resident;
 mod token;
 mod wrap;
 
 pub use desk_key::{DeskPublicKey, DeskSigningKey, SignedRequest};
 pub use keys::{KeyId, TenantKeyPair, TenantPrivateKey, TenantPublicKey};
 pub use record::{open, seal, RecordBinding, SealedRecord};
+pub use resident::{seal_message, ResidentKeys};
 pub use token::TokenBox;
 pub use wrap::{
     generate_recovery_secret, read_key_file_info, unwrap_secret, wrap_secret, KdfParams, KeyKind, WrapPurpose,

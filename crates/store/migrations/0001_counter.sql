@@ -73,14 +73,22 @@ CREATE TABLE submissions (
     form_id            TEXT NOT NULL,
     form_version       BIGINT NOT NULL,
     inquiry_number     TEXT NOT NULL UNIQUE,
-    secret_sha256      TEXT NOT NULL,
-    draft_id           TEXT NOT NULL UNIQUE,
+    -- Derived from the resident's access key (see seal::ResidentKeys): the
+    -- key itself is not kept.
+    secret_verifier    TEXT NOT NULL,
+    message_key        TEXT NOT NULL,
+    -- SHA-256 of the draft token's random id: sending one draft twice is
+    -- one submission (the id itself stays in the resident's token).
+    draft_sha256       TEXT NOT NULL UNIQUE,
     key_id             TEXT NOT NULL,
     record             BYTEA NOT NULL,
     record_sha256      TEXT NOT NULL,
     status             TEXT NOT NULL,
     received_at        BIGINT NOT NULL,
     status_changed_at  BIGINT NOT NULL,
+    -- A message from staff with the current status, sealed on the desk to
+    -- message_key: only a lookup with the access key opens it.
+    staff_message      BYTEA,
     PRIMARY KEY (tenant_id, receipt_year, receipt_seq)
 );
 

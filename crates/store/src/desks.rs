@@ -25,6 +25,8 @@ pub struct PulledRecord {
     pub record: Vec<u8>,
     pub record_sha256: String,
     pub received_at: i64,
+    /// The resident's message key: staff messages are sealed to it.
+    pub message_key: String,
 }
 
 /// A status change decided on the desk.
@@ -34,6 +36,9 @@ pub struct StatusChange {
     pub status: SubmissionStatus,
     /// When staff changed it (desk clock); older changes never overwrite newer.
     pub changed_at: i64,
+    /// A message for the resident, sealed on the desk to the record's
+    /// message key; replaces any earlier message.
+    pub message: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -115,7 +120,7 @@ impl Store {
         source: &str,
     ) -> Result<Vec<PulledRecord>> {
         let rows = sqlx::query(
-            "SELECT receipt_year, receipt_seq, form_id, form_version, record, record_sha256, received_at
+            "SELECT receipt_year, receipt_seq, form_id, form_version, record, record_sha256, received_at, message_key
              FROM submissions WHERE tenant_id = $1
                AND (receipt_year > $2 OR (receipt_year = $2 AND receipt_seq > $3))
              ORDER BY receipt_year, receipt_seq LIMIT $4",
@@ -139,6 +144,7 @@ impl Store {
                     record: row.try_get("record")?,
                     record_sha256: row.try_get("record_sha256")?,
                     received_at: row.try_get("received_at")?,
+                    message_key: row.try_get("message_key")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -175,7 +181,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         for change in changes {
             let done = sqlx::query(
-                "UPDATE submissions SET status = $1, status_changed_at = $2
+                "UPDATE submissions SET status = $1, status_changed_at = $2, staff_message = $6
                  WHERE tenant_id = $3 AND receipt_year = $4 AND receipt_seq = $5
                    AND (status_changed_at < $2 OR (status_changed_at = $2 AND status <> $1))",
             )
@@ -184,6 +190,7 @@ impl Store {
             .bind(tenant)
             .bind(change.receipt.year)
             .bind(change.receipt.seq)
+            .bind(&change.message)
             .execute(&mut *tx)
             .await?;
             changed += done.rows_affected();

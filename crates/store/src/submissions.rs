@@ -150,8 +150,8 @@ pub struct Intake<'a> {
     /// The random id of the draft token this submission came from: sending
     /// the same draft twice (a double click, a reload) yields one record.
     pub draft_id: &'a str,
-    /// The secret the resident will use with the 問合せ番号; only its hash
-    /// is stored.
+    /// The access key (確認キー) the resident will use with the 問合せ番号;
+    /// only values derived from it are stored.
     pub inquiry_secret: &'a str,
 }
 
@@ -177,6 +177,8 @@ pub struct StatusView {
     pub status: SubmissionStatus,
     pub received_at: i64,
     pub status_changed_at: i64,
+    /// The message staff left with this status (e.g. why it was returned).
+    pub staff_message: Option<String>,
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -196,7 +198,8 @@ impl Store {
     where
         F: FnOnce(&ReceiptNumber) -> Result<SealedRecord, SealError>,
     {
-        if let Some(done) = self.accepted_draft(intake.draft_id).await? {
+        let draft_sha256 = sha256_hex(intake.draft_id.as_bytes());
+        if let Some(done) = self.accepted_draft(&draft_sha256).await? {
             return Ok(done);
         }
         let now = OffsetDateTime::now_utc();
@@ -222,10 +225,12 @@ impl Store {
         let bytes = record.to_bytes();
         let record_sha256 = sha256_hex(&bytes);
         let inquiry = InquiryNumber::generate();
+        let resident = seal::ResidentKeys::derive(intake.inquiry_secret, inquiry.as_str());
         let inserted = sqlx::query(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-               secret_sha256, draft_id, key_id, record, record_sha256, status, received_at, status_changed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+               secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
+               status_changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
         )
         .bind(intake.tenant)
         .bind(year)
@@ -233,8 +238,9 @@ impl Store {
         .bind(intake.form_id)
         .bind(intake.form_version)
         .bind(inquiry.as_str())
-        .bind(sha256_hex(intake.inquiry_secret.as_bytes()))
-        .bind(intake.draft_id)
+        .bind(hex::encode(resident.verifier))
+        .bind(resident.message_key())
+        .bind(&draft_sha256)
         .bind(record.key_id.as_str())
         .bind(&bytes)
         .bind(&record_sha256)
@@ -249,7 +255,7 @@ impl Store {
                 // another node): roll back our number and report theirs.
                 tx.rollback().await?;
                 return self
-                    .accepted_draft(intake.draft_id)
+                    .accepted_draft(&draft_sha256)
                     .await?
                     .ok_or_else(|| StoreError::Inconsistent("unique violation without a matching draft".into()));
             }
@@ -260,11 +266,12 @@ impl Store {
         Ok(Acceptance { receipt, inquiry, record_sha256, received_at: now.unix_timestamp(), duplicate: false })
     }
 
-    async fn accepted_draft(&self, draft_id: &str) -> Result<Option<Acceptance>> {
+    async fn accepted_draft(&self, draft_sha256: &str) -> Result<Option<Acceptance>> {
         let row = sqlx::query(
-            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at FROM submissions WHERE draft_id = $1",
+            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at FROM submissions
+             WHERE draft_sha256 = $1",
         )
-        .bind(draft_id)
+        .bind(draft_sha256)
         .fetch_optional(&self.db)
         .await?;
         row.map(|row| {
@@ -280,30 +287,47 @@ impl Store {
     }
 
     /// The status of a submission, for a resident who has both its 問合せ番号
-    /// and its secret. A wrong secret looks exactly like an unknown number.
-    pub async fn lookup_status(&self, inquiry: &InquiryNumber, secret: &str) -> Result<Option<StatusView>> {
+    /// and its access key, with any staff message opened. A wrong key looks
+    /// exactly like an unknown number.
+    pub async fn lookup_status(&self, inquiry: &InquiryNumber, access_key: &str) -> Result<Option<StatusView>> {
         let row = sqlx::query(
-            "SELECT tenant_id, form_id, form_version, receipt_year, receipt_seq, secret_sha256, status, received_at,
-               status_changed_at FROM submissions WHERE inquiry_number = $1",
+            "SELECT tenant_id, form_id, form_version, receipt_year, receipt_seq, secret_verifier, status, received_at,
+               status_changed_at, staff_message FROM submissions WHERE inquiry_number = $1",
         )
         .bind(inquiry.as_str())
         .fetch_optional(&self.db)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let stored: String = row.try_get("secret_sha256")?;
-        if !constant_time_eq(stored.as_bytes(), sha256_hex(secret.trim().as_bytes()).as_bytes()) {
+        let resident = seal::ResidentKeys::derive(access_key, inquiry.as_str());
+        let stored: String = row.try_get("secret_verifier")?;
+        if !constant_time_eq(stored.as_bytes(), hex::encode(resident.verifier).as_bytes()) {
             return Ok(None);
         }
         let status: String = row.try_get("status")?;
+        let tenant_id: String = row.try_get("tenant_id")?;
+        let receipt = ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? };
+        let sealed: Option<Vec<u8>> = row.try_get("staff_message")?;
+        let staff_message = match sealed {
+            // A message that does not open is not shown (and is a fault to look into).
+            Some(sealed) => match resident.open_message(&tenant_id, &receipt.to_string(), &sealed) {
+                Ok(message) => Some(message),
+                Err(_) => {
+                    tracing::warn!(tenant = %tenant_id, receipt = %receipt, "a staff message did not open");
+                    None
+                }
+            },
+            None => None,
+        };
         Ok(Some(StatusView {
-            tenant_id: row.try_get("tenant_id")?,
+            tenant_id,
             form_id: row.try_get("form_id")?,
             form_version: row.try_get("form_version")?,
-            receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+            receipt,
             status: SubmissionStatus::parse(&status)
                 .ok_or_else(|| StoreError::Inconsistent(format!("unknown status {status:?}")))?,
             received_at: row.try_get("received_at")?,
             status_changed_at: row.try_get("status_changed_at")?,
+            staff_message,
         }))
     }
 

@@ -123,6 +123,7 @@ async fn a_desk_syncs_opens_and_its_status_reaches_the_resident(engine: Engine) 
             receipt: sent[1].receipt_number.clone(),
             status: "in_review".into(),
             changed_at: time::OffsetDateTime::now_utc().unix_timestamp() + 1,
+            message: None,
         }],
     };
     assert_eq!(client.push_status(&keys, &push).await.unwrap(), 1);
@@ -154,6 +155,7 @@ async fn a_desk_key_of_one_tenant_gets_nothing_of_another_and_forged_requests_ar
             receipt: format!("{}-000001", (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).year()),
             status: "rejected".into(),
             changed_at: time::OffsetDateTime::now_utc().unix_timestamp() + 5,
+            message: None,
         }],
     };
     assert_eq!(client.push_status(&keys, &push).await.unwrap(), 0);
@@ -253,4 +255,216 @@ async fn a_desk_killed_during_a_sync_of_10000_records_ends_with_each_exactly_onc
     let keys = desk.unlock();
     let (_, payload) = desk_store.read_record(&keys, receipts[9_999], "auditor").await.unwrap().unwrap();
     assert!(payload.to_string().contains("\"n\""));
+}
+
+/// A running `madoguchi desk serve`.
+pub struct DeskServer {
+    pub url: String,
+    _child: tokio::process::Child,
+}
+
+impl TestDesk {
+    async fn serve(&self) -> DeskServer {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = tokio::process::Command::from(self.command(&[
+            "desk",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sync-secs",
+            "1",
+        ]));
+        let mut child = command.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("madoguchi desk: ") {
+                    return url.trim_end_matches('/').to_owned();
+                }
+            }
+            panic!("the desk did not start")
+        })
+        .await
+        .unwrap();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        DeskServer { url, _child: child }
+    }
+
+    /// Creates a staff account with the real command and returns its code.
+    fn add_staff(&self, login: &str, name: &str) -> String {
+        let printed = self.run(&["desk", "add-staff", "--login", login, "--name", name]);
+        printed.lines().last().unwrap().trim().to_owned()
+    }
+}
+
+/// A TOTP code for `secret` (base32) at now + `offset` seconds.
+pub fn totp_code(secret_base32: &str, offset: u64) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, String::new());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    totp.generate(now + offset)
+}
+
+/// A staff member's browser-less session on the desk.
+struct StaffSession {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl StaffSession {
+    async fn get(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap())
+    }
+
+    async fn get_bytes(&self, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
+        let r = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        let status = r.status();
+        (status, r.bytes().await.unwrap().to_vec())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap())
+    }
+
+    /// The CSRF token of a page the session can see.
+    async fn csrf(&self) -> String {
+        let (_, page) = self.get("/").await;
+        crate::hidden_input(&page, "_csrf").expect("csrf token on the inbox")
+    }
+}
+
+/// Enrols `login` through the desk's pages and signs in.
+async fn enrol_and_sign_in(desk: &TestDesk, server: &DeskServer, login: &str) -> StaffSession {
+    let code = desk.add_staff(login, "田中 一郎");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let password = "midori-sakura-2026!";
+    let page = http
+        .post(format!("{}/enrol", server.url))
+        .form(&[("login", login), ("code", &code), ("password", password), ("password2", password)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = element_text(&page, "totp-secret").unwrap_or_else(|| panic!("no TOTP secret:\n{page}"));
+    let done = http
+        .post(format!("{}/enrol/confirm", server.url))
+        .form(&[("login", login), ("code", code.as_str()), ("totp", &totp_code(&secret, 0))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    // The enrolment used this 30-second step's code: a replay is refused,
+    // the next step's code is accepted.
+    let replay = http
+        .post(format!("{}/login", server.url))
+        .form(&[("login", login), ("password", password), ("totp", &totp_code(&secret, 0))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401, "a TOTP code is good once");
+    let signed_in = http
+        .post(format!("{}/login", server.url))
+        .form(&[("login", login), ("password", password), ("totp", &totp_code(&secret, 30))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "{}", signed_in.text().await.unwrap());
+    let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    StaffSession { http, base: server.url.clone(), cookie }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_work_a_record_on_the_desk_and_the_resident_sees_the_result() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "sakura-town");
+    let sent =
+        apply(&counter, "sakura-town", "water-start", &water_start_answers(&[("notes", "北側の蛇口です")])).await;
+    let server = desk.serve().await;
+
+    // Nothing without signing in.
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = anonymous.get(format!("{}/records/{}", server.url, sent.receipt_number)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/login"));
+
+    let staff = enrol_and_sign_in(&desk, &server, "tanaka").await;
+    let csrf = staff.csrf().await;
+    staff.post("/sync", &[("_csrf", &csrf)]).await;
+    let (_, inbox) = staff.get("/").await;
+    assert!(inbox.contains(&sent.receipt_number), "{inbox}");
+    assert!(!inbox.contains("山田"), "the inbox shows no personal data");
+
+    let record_path = format!("/records/{}", sent.receipt_number);
+    let (status, detail) = staff.get(&record_path).await;
+    assert_eq!(status, 200);
+    assert!(detail.contains("山田 太郎") && detail.contains("北側の蛇口です"), "{detail}");
+
+    // A POST without the session's CSRF token is refused.
+    let (status, _) = staff.post(&format!("{record_path}/status"), &[("status", "in_review")]).await;
+    assert_eq!(status, 403);
+    // 差戻し straight from 受付 is not a step of the workflow; nor without a message.
+    let (status, _) = staff.post(&format!("{record_path}/status"), &[("_csrf", &csrf), ("status", "returned")]).await;
+    assert_eq!(status, 422);
+    staff.post(&format!("{record_path}/status"), &[("_csrf", &csrf), ("status", "in_review")]).await;
+    let (status, _) = staff.post(&format!("{record_path}/status"), &[("_csrf", &csrf), ("status", "returned")]).await;
+    assert_eq!(status, 422, "a return needs a message");
+    let message = "印鑑の押印がありません。押印した書類を窓口へお持ちください。";
+    let (status, _) = staff
+        .post(&format!("{record_path}/status"), &[("_csrf", &csrf), ("status", "returned"), ("message", message)])
+        .await;
+    assert_eq!(status, 303);
+    staff.post(&format!("{record_path}/comment"), &[("_csrf", &csrf), ("body", "電話で連絡済み")]).await;
+    staff.post(&format!("{record_path}/assign"), &[("_csrf", &csrf), ("login", "tanaka")]).await;
+    let (_, detail) = staff.get(&record_path).await;
+    assert!(detail.contains("電話で連絡済み") && detail.contains(message) && detail.contains("差戻し"));
+    let (_, mine) = staff.get("/?mine=1").await;
+    assert!(mine.contains(&sent.receipt_number));
+    let (_, completed) = staff.get("/?status=completed").await;
+    assert!(!completed.contains(&sent.receipt_number));
+
+    // The resident sees 差戻し and the message; the counter could not read it.
+    let (status, page) = post_form(
+        &counter.client(),
+        &format!("{}/t/sakura-town/status", counter.url),
+        &[("inquiry_number".into(), sent.inquiry_number.clone()), ("secret".into(), sent.inquiry_secret.clone())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(element_text(&page, "status-value").as_deref(), Some("差戻し"));
+    assert_eq!(element_text(&page, "staff-message").as_deref(), Some(message));
+
+    // Exports: UTF-8 with BOM, and Shift_JIS for Excel; both logged.
+    let (status, utf8) = staff.get_bytes("/export?form=water-start&encoding=utf8").await;
+    assert_eq!(status, 200);
+    assert!(utf8.starts_with(b"\xEF\xBB\xBF"));
+    let text = String::from_utf8(utf8).unwrap();
+    assert!(text.contains(&sent.receipt_number) && text.contains("山田 太郎") && text.contains("差戻し"), "{text}");
+    let (_, sjis) = staff.get_bytes("/export?form=water-start&encoding=sjis").await;
+    let (decoded, _, had_errors) = encoding_rs::SHIFT_JIS.decode(&sjis);
+    assert!(!had_errors && decoded.contains("山田 太郎"));
+
+    let log = desk.store().await.access_log().await.unwrap();
+    let actions: Vec<&str> =
+        log.iter().filter(|(actor, _, _)| actor == "tanaka").map(|(_, action, _)| action.as_str()).collect();
+    for expected in ["enrolled", "login", "view", "status", "comment", "assign", "export"] {
+        assert!(actions.contains(&expected), "{expected} not logged: {actions:?}");
+    }
 }

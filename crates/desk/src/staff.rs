@@ -1,0 +1,349 @@
+//! Staff accounts on the desk: login ids that are not e-mail addresses,
+//! argon2id passwords, mandatory TOTP, sessions with CSRF tokens.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use sha2::Digest;
+use sqlx::Row;
+
+use crate::keyring::KeyRing;
+use crate::store::DeskStore;
+use crate::{now_unix, DeskError, Result};
+
+/// Failed logins before an account is locked, and for how long.
+pub const LOCK_AFTER_FAILURES: i64 = 5;
+pub const LOCK_SECS: i64 = 15 * 60;
+/// How long an enrolment code from `madoguchi desk add-staff` stays valid.
+pub const ENROLMENT_SECS: i64 = 72 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    pub login: String,
+    pub display_name: String,
+    pub enrolled: bool,
+}
+
+/// Why a login was refused. The page shows one message for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefused {
+    WrongCredentials,
+    Locked,
+    NotEnrolled,
+}
+
+/// A login id: 3–32 lowercase letters, digits, `.`, `_`, `-`, starting with
+/// a letter. Never an e-mail address (no `@`).
+pub fn valid_login(login: &str) -> bool {
+    let len = login.chars().count();
+    (3..=32).contains(&len)
+        && login.starts_with(|c: char| c.is_ascii_lowercase())
+        && login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Password rules: at least 12 characters, not containing the login id.
+pub fn password_problem(login: &str, password: &str) -> Option<&'static str> {
+    if password.chars().count() < 12 {
+        Some("password_too_short")
+    } else if password.to_lowercase().contains(&login.to_lowercase()) {
+        Some("password_contains_login")
+    } else {
+        None
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// The TOTP generator for a secret (RFC 6238: SHA-1, 6 digits, 30 s, one
+/// step of clock skew either way), labelled for authenticator apps.
+pub fn totp(secret: &[u8], login: &str, tenant: &str) -> Result<totp_rs::TOTP> {
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_vec(),
+        Some(format!("madoguchi {tenant}")),
+        login.to_owned(),
+    )
+    .map_err(|e| DeskError::Setup(format!("TOTP: {e}")))
+}
+
+impl DeskStore {
+    /// Creates an account and returns its one-time enrolment code: staff
+    /// choose their password and register their authenticator with it.
+    pub async fn add_staff(&self, login: &str, display_name: &str) -> Result<String> {
+        if !valid_login(login) {
+            return Err(DeskError::Setup(format!(
+                "login id {login:?}: use 3–32 lowercase letters, digits, '.', '_' or '-', starting with a letter (not an e-mail address)"
+            )));
+        }
+        let code = random_token(10);
+        let now = now_unix();
+        sqlx::query(
+            "INSERT INTO staff (login, display_name, enrolment_code_sha256, enrolment_expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (login) DO UPDATE SET enrolment_code_sha256 = excluded.enrolment_code_sha256,
+               enrolment_expires_at = excluded.enrolment_expires_at, display_name = excluded.display_name",
+        )
+        .bind(login)
+        .bind(display_name)
+        .bind(sha256_hex(&code))
+        .bind(now + ENROLMENT_SECS)
+        .bind(now)
+        .execute(self.db())
+        .await?;
+        Ok(code)
+    }
+
+    pub async fn staff(&self, login: &str) -> Result<Option<Staff>> {
+        let row = sqlx::query("SELECT login, display_name, enrolled_at FROM staff WHERE login = $1")
+            .bind(login)
+            .fetch_optional(self.db())
+            .await?;
+        row.map(|r| {
+            Ok(Staff {
+                login: r.try_get("login")?,
+                display_name: r.try_get("display_name")?,
+                enrolled: r.try_get::<Option<i64>, _>("enrolled_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn all_staff(&self) -> Result<Vec<Staff>> {
+        let rows = sqlx::query("SELECT login, display_name, enrolled_at FROM staff ORDER BY login")
+            .fetch_all(self.db())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Staff {
+                    login: r.try_get("login")?,
+                    display_name: r.try_get("display_name")?,
+                    enrolled: r.try_get::<Option<i64>, _>("enrolled_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Checks an enrolment code; on success stores the password and a new
+    /// TOTP secret (not yet confirmed) and returns the secret.
+    pub async fn begin_enrolment(
+        &self,
+        keys: &KeyRing,
+        login: &str,
+        code: &str,
+        password: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let row =
+            sqlx::query("SELECT enrolment_code_sha256, enrolment_expires_at, enrolled_at FROM staff WHERE login = $1")
+                .bind(login)
+                .fetch_optional(self.db())
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: Option<String> = row.try_get("enrolment_code_sha256")?;
+        let expires: Option<i64> = row.try_get("enrolment_expires_at")?;
+        let code_ok = stored.is_some_and(|s| s == sha256_hex(code.trim())) && expires.is_some_and(|e| e >= now_unix());
+        if !code_ok {
+            return Ok(None);
+        }
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+            .map_err(|e| DeskError::Setup(format!("password hashing: {e}")))?
+            .to_string();
+        let mut secret = vec![0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        sqlx::query("UPDATE staff SET password_hash = $2, totp_secret = $3, enrolled_at = NULL WHERE login = $1")
+            .bind(login)
+            .bind(hash)
+            .bind(keys.encrypt_at_rest(&format!("totp {login}"), &secret))
+            .execute(self.db())
+            .await?;
+        Ok(Some(secret))
+    }
+
+    /// Confirms enrolment with a first TOTP code; the enrolment code is
+    /// then spent.
+    pub async fn finish_enrolment(&self, keys: &KeyRing, login: &str, code: &str, totp_code: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT enrolment_code_sha256, enrolment_expires_at FROM staff WHERE login = $1")
+            .bind(login)
+            .fetch_optional(self.db())
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let stored: Option<String> = row.try_get("enrolment_code_sha256")?;
+        let expires: Option<i64> = row.try_get("enrolment_expires_at")?;
+        if !(stored.is_some_and(|s| s == sha256_hex(code.trim())) && expires.is_some_and(|e| e >= now_unix())) {
+            return Ok(false);
+        }
+        if !self.check_totp(keys, login, totp_code).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE staff SET enrolled_at = $2, enrolment_code_sha256 = NULL, enrolment_expires_at = NULL,
+               failed_logins = 0, locked_until = NULL WHERE login = $1",
+        )
+        .bind(login)
+        .bind(now_unix())
+        .execute(self.db())
+        .await?;
+        self.log_access(login, "enrolled", None, "password and TOTP set").await?;
+        Ok(true)
+    }
+
+    /// Checks a TOTP code, refusing a code already used (replay).
+    async fn check_totp(&self, keys: &KeyRing, login: &str, code: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT totp_secret, totp_last_step FROM staff WHERE login = $1")
+            .bind(login)
+            .fetch_optional(self.db())
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let Some(sealed): Option<Vec<u8>> = row.try_get("totp_secret")? else { return Ok(false) };
+        let last_step: i64 = row.try_get("totp_last_step")?;
+        let secret = keys.decrypt_at_rest(&format!("totp {login}"), &sealed)?;
+        let generator = totp(&secret, login, &keys.tenant)?;
+        let code: String = forms::nfkc(code).chars().filter(char::is_ascii_digit).collect();
+        let now = u64::try_from(now_unix()).unwrap_or_default();
+        // The step the code belongs to, within one step of skew.
+        let step = [now.saturating_sub(30), now, now + 30]
+            .into_iter()
+            .find(|t| generator.generate(*t) == code)
+            .map(|t| i64::try_from(t / 30).unwrap_or(i64::MAX));
+        let Some(step) = step else { return Ok(false) };
+        if step <= last_step {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE staff SET totp_last_step = $2 WHERE login = $1")
+            .bind(login)
+            .bind(step)
+            .execute(self.db())
+            .await?;
+        Ok(true)
+    }
+
+    /// Password and TOTP together. Failures count per account, whatever
+    /// the source address; after [`LOCK_AFTER_FAILURES`] the account locks
+    /// for [`LOCK_SECS`].
+    pub async fn login(
+        &self,
+        keys: &KeyRing,
+        login: &str,
+        password: &str,
+        totp_code: &str,
+    ) -> Result<Result<Staff, LoginRefused>> {
+        let row = sqlx::query("SELECT password_hash, enrolled_at, locked_until FROM staff WHERE login = $1")
+            .bind(login)
+            .fetch_optional(self.db())
+            .await?;
+        let Some(row) = row else {
+            // Same work as a real check, so timing does not tell which ids exist.
+            let _ = Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+            return Ok(Err(LoginRefused::WrongCredentials));
+        };
+        if row.try_get::<Option<i64>, _>("locked_until")?.is_some_and(|until| until > now_unix()) {
+            self.log_access(login, "login-refused", None, "locked").await?;
+            return Ok(Err(LoginRefused::Locked));
+        }
+        if row.try_get::<Option<i64>, _>("enrolled_at")?.is_none() {
+            return Ok(Err(LoginRefused::NotEnrolled));
+        }
+        let hash: Option<String> = row.try_get("password_hash")?;
+        let password_ok = hash
+            .as_deref()
+            .and_then(|h| PasswordHash::new(h).ok())
+            .is_some_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+        if password_ok && self.check_totp(keys, login, totp_code).await? {
+            sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE login = $1")
+                .bind(login)
+                .execute(self.db())
+                .await?;
+            self.log_access(login, "login", None, "").await?;
+            return Ok(self.staff(login).await?.ok_or(LoginRefused::WrongCredentials));
+        }
+        sqlx::query(
+            "UPDATE staff SET failed_logins = failed_logins + 1,
+               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE login = $1",
+        )
+        .bind(login)
+        .bind(LOCK_AFTER_FAILURES)
+        .bind(now_unix() + LOCK_SECS)
+        .execute(self.db())
+        .await?;
+        self.log_access(login, "login-failed", None, "").await?;
+        Ok(Err(LoginRefused::WrongCredentials))
+    }
+
+    /// Starts a session; returns (cookie value, CSRF token).
+    pub async fn create_session(&self, login: &str) -> Result<(String, String)> {
+        let id = random_token(32);
+        let csrf = random_token(32);
+        let now = now_unix();
+        sqlx::query("INSERT INTO sessions (id_sha256, login, csrf, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)")
+            .bind(sha256_hex(&id))
+            .bind(login)
+            .bind(&csrf)
+            .bind(now)
+            .execute(self.db())
+            .await?;
+        Ok((id, csrf))
+    }
+
+    /// The session's staff member and CSRF token, if the session is live
+    /// (idle and absolute timeouts, in seconds); touching it keeps it alive.
+    pub async fn session(&self, id: &str, idle_secs: i64, absolute_secs: i64) -> Result<Option<(Staff, String)>> {
+        let now = now_unix();
+        let row = sqlx::query("SELECT login, csrf, created_at, last_seen FROM sessions WHERE id_sha256 = $1")
+            .bind(sha256_hex(id))
+            .fetch_optional(self.db())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let created: i64 = row.try_get("created_at")?;
+        let seen: i64 = row.try_get("last_seen")?;
+        if now - seen > idle_secs || now - created > absolute_secs {
+            self.end_session(id).await?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id_sha256 = $1")
+            .bind(sha256_hex(id))
+            .bind(now)
+            .execute(self.db())
+            .await?;
+        let login: String = row.try_get("login")?;
+        let csrf: String = row.try_get("csrf")?;
+        Ok(self.staff(&login).await?.map(|staff| (staff, csrf)))
+    }
+
+    pub async fn end_session(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1").bind(sha256_hex(id)).execute(self.db()).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_ids_are_never_email_addresses() {
+        for ok in ["tanaka", "t.suzuki", "abe-2", "sato_k"] {
+            assert!(valid_login(ok), "{ok}");
+        }
+        for bad in ["tanaka@city.example.jp", "ab", "Tanaka", "1abc", "田中", "a b c", &"x".repeat(33)] {
+            assert!(!valid_login(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_long_and_do_not_contain_the_login() {
+        assert_eq!(password_problem("tanaka", "short"), Some("password_too_short"));
+        assert_eq!(password_problem("tanaka", "my-Tanaka-password"), Some("password_contains_login"));
+        assert_eq!(password_problem("tanaka", "correct horse battery"), None);
+    }
+}

@@ -1,0 +1,729 @@
+//! The desk's web UI for staff: sign-in with password and TOTP, the inbox,
+//! a record's detail, the status workflow, comments, assignment, CSV export
+//! and "sync now". Server-rendered, works without JavaScript, embedded
+//! templates, the same CSP as the counter.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use forms::{FormDefinition, Lang};
+use minijinja::{context, Environment};
+use serde::Deserialize;
+use store::{ReceiptNumber, SubmissionStatus};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::export::{CsvEncoding, CsvExport, ExportRow};
+use crate::keyring::KeyRing;
+use crate::staff::{LoginRefused, Staff};
+use crate::store::DeskStore;
+use crate::sync::SyncClient;
+use crate::work::{allowed_next, RecordFilter};
+use crate::DeskError;
+
+const COOKIE: &str = "madoguchi_desk";
+const LANG_COOKIE: &str = "madoguchi_desk_lang";
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Desk UI settings.
+#[derive(Debug, Clone)]
+pub struct DeskSettings {
+    /// Mark cookies `Secure` (keep on; browsers accept it on https and on
+    /// localhost).
+    pub secure_cookies: bool,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    /// How often the desk pulls new records and pushes status by itself.
+    pub sync_interval: Duration,
+}
+
+impl Default for DeskSettings {
+    fn default() -> Self {
+        DeskSettings {
+            secure_cookies: true,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            sync_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct DeskApp {
+    store: DeskStore,
+    keys: KeyRing,
+    client: SyncClient,
+    settings: DeskSettings,
+    env: Environment<'static>,
+}
+
+impl DeskApp {
+    pub fn new(store: DeskStore, keys: KeyRing, client: SyncClient, settings: DeskSettings) -> Arc<DeskApp> {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("enrol.html", include_str!("templates/enrol.html")),
+            ("inbox.html", include_str!("templates/inbox.html")),
+            ("record.html", include_str!("templates/record.html")),
+        ] {
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "template does not compile");
+            }
+        }
+        Arc::new(DeskApp { store, keys, client, settings, env })
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        let header_layer = |name: header::HeaderName, value: &'static str| {
+            SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+        };
+        Router::new()
+            .route("/", get(inbox))
+            .route("/login", get(login_page).post(login))
+            .route("/logout", post(logout))
+            .route("/enrol", get(enrol_page).post(enrol))
+            .route("/enrol/confirm", post(enrol_confirm))
+            .route("/lang/{to}", get(switch_lang))
+            .route("/records/{receipt}", get(record_page))
+            .route("/records/{receipt}/status", post(change_status))
+            .route("/records/{receipt}/comment", post(comment))
+            .route("/records/{receipt}/assign", post(assign))
+            .route("/export", get(export))
+            .route("/sync", post(sync_now))
+            .route("/assets/style.css", get(|| async { css(counter::STYLE_CSS) }))
+            .route("/assets/desk.css", get(|| async { css(include_str!("assets/desk.css")) }))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+            .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+            .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+            .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+            .with_state(Arc::clone(self))
+    }
+
+    /// Pulls new records and pushes pending status changes, once.
+    pub async fn sync_once(&self) -> crate::Result<(crate::SyncReport, u64)> {
+        let report = self.client.sync(&self.keys, &self.store).await?;
+        let pushed = self.push_pending().await?;
+        Ok((report, pushed))
+    }
+
+    async fn push_pending(&self) -> crate::Result<u64> {
+        use base64::Engine as _;
+        let pending = self.store.pending_pushes(500).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let push = counter::sync::StatusPush {
+            changes: pending
+                .iter()
+                .map(|p| counter::sync::PushedStatus {
+                    receipt: p.receipt.to_string(),
+                    status: p.status.as_str().to_owned(),
+                    changed_at: p.changed_at,
+                    message: p.message.as_ref().map(|m| base64::engine::general_purpose::STANDARD.encode(m)),
+                })
+                .collect(),
+        };
+        let applied = self.client.push_status(&self.keys, &push).await?;
+        self.store.mark_pushed(&pending).await?;
+        Ok(applied)
+    }
+
+    /// Syncs every `sync_interval` until the process ends.
+    pub async fn keep_in_sync(self: Arc<Self>) {
+        loop {
+            if let Err(err) = self.sync_once().await {
+                tracing::warn!(error = %err, "sync with the counter failed; will retry");
+            }
+            tokio::time::sleep(self.settings.sync_interval).await;
+        }
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => Html(html).into_response(),
+            Err(err) => {
+                tracing::error!(template = name, error = %err, "template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+}
+
+fn css(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+        .into_response()
+}
+
+type Shared = State<Arc<DeskApp>>;
+
+/// Failures inside the desk UI: logged, answered plainly.
+struct WebError(DeskError);
+
+impl From<DeskError> for WebError {
+    fn from(err: DeskError) -> Self {
+        WebError(err)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "desk request failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><html lang=\"ja\"><title>エラー</title><p>処理できませんでした。/ Something went wrong.</p><p><a href=\"/\">受信箱へ / Inbox</a></p></html>")).into_response()
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+fn lang_of(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE).map(Lang::from_tag).unwrap_or_default()
+}
+
+/// The signed-in staff member and the session's CSRF token.
+struct Session {
+    staff: Staff,
+    csrf: String,
+    lang: Lang,
+}
+
+async fn session(app: &DeskApp, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
+    let Some(id) = cookie(headers, COOKIE) else { return Ok(None) };
+    let idle = app.settings.session_idle.as_secs() as i64;
+    let absolute = app.settings.session_absolute.as_secs() as i64;
+    Ok(app.store.session(id, idle, absolute).await?.map(|(staff, csrf)| Session {
+        staff,
+        csrf,
+        lang: lang_of(headers),
+    }))
+}
+
+/// Every page but sign-in needs a session; without one, go to sign-in.
+macro_rules! signed_in {
+    ($app:expr, $headers:expr) => {
+        match session(&$app, &$headers).await? {
+            Some(session) => session,
+            None => return Ok(Redirect::to("/login").into_response()),
+        }
+    };
+}
+
+/// POSTs must carry the session's CSRF token.
+fn csrf_ok(session: &Session, form: &BTreeMap<String, String>) -> bool {
+    form.get("_csrf").is_some_and(|token| constant_time_eq(token.as_bytes(), session.csrf.as_bytes()))
+}
+
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, Html("<!doctype html><html lang=\"ja\"><title>403</title><p>フォームの有効期限が切れました。ページを開き直してください。/ This form has expired; please reload the page.</p></html>")).into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    crate::web_strings::STRINGS.iter().map(|(k, ja, en)| (*k, if lang == Lang::En { *en } else { *ja })).collect()
+}
+
+fn base(app: &DeskApp, lang: Lang, session: Option<&Session>) -> minijinja::Value {
+    context! {
+        lang => lang.tag(),
+        t => strings(lang),
+        tenant => app.keys.tenant.clone(),
+        desk_id => app.keys.desk_id.clone(),
+        staff => session.map(|s| context! { login => s.staff.login.clone(), name => s.staff.display_name.clone() }),
+        csrf => session.map(|s| s.csrf.clone()),
+    }
+}
+
+fn status_label(status: SubmissionStatus, lang: Lang) -> &'static str {
+    if lang == Lang::En {
+        status.label_en()
+    } else {
+        status.label_ja()
+    }
+}
+
+fn format_jst(unix: i64) -> String {
+    let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| {
+            let t = t.to_offset(jst);
+            format!("{}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        })
+        .unwrap_or_default()
+}
+
+fn session_cookie(app: &DeskApp, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.settings.secure_cookies { "; Secure" } else { "" };
+    let text = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+async fn login_page(State(app): Shared, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    app.render("login.html", context! { ..base(&app, lang, None), ..context! { error => false } })
+}
+
+async fn login(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(&headers);
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let login = get("login").trim().to_ascii_lowercase();
+    match app.store.login(&app.keys, &login, get("password"), get("totp")).await? {
+        Ok(staff) => {
+            let (id, _csrf) = app.store.create_session(&staff.login).await?;
+            let mut response = Redirect::to("/").into_response();
+            let max_age = app.settings.session_absolute.as_secs() as i64;
+            response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, max_age));
+            Ok(response)
+        }
+        Err(refused) => {
+            let ctx = context! {
+                ..base(&app, lang, None),
+                ..context! { error => true, not_enrolled => refused == LoginRefused::NotEnrolled, login => login }
+            };
+            let mut response = app.render("login.html", ctx);
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(response)
+        }
+    }
+}
+
+async fn logout(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    if let Some(id) = cookie(&headers, COOKIE) {
+        app.store.end_session(id).await?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    Ok(response)
+}
+
+async fn switch_lang(Path(to): Path<String>) -> Response {
+    let lang = Lang::from_tag(&to);
+    let mut response = Redirect::to("/").into_response();
+    let value = format!("{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000", lang.tag());
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn enrol_page(State(app): Shared, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    app.render("enrol.html", context! { ..base(&app, lang, None), ..context! { step => "password" } })
+}
+
+/// Step 1: enrolment code + password → the TOTP secret to register.
+async fn enrol(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(&headers);
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let login = get("login").trim().to_ascii_lowercase();
+    let code = get("code").trim().to_owned();
+    let password = get("password");
+    let problem = if password != get("password2") {
+        Some("password_mismatch")
+    } else {
+        crate::staff::password_problem(&login, password)
+    };
+    let fail = |error: &str| {
+        let mut response = app.render(
+            "enrol.html",
+            context! { ..base(&app, lang, None), ..context! { step => "password", error => error, login => login.clone(), code => code.clone() } },
+        );
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        response
+    };
+    if let Some(problem) = problem {
+        return Ok(fail(problem));
+    }
+    let Some(secret) = app.store.begin_enrolment(&app.keys, &login, &code, password).await? else {
+        return Ok(fail("enrolment_code_invalid"));
+    };
+    let totp = crate::staff::totp(&secret, &login, &app.keys.tenant)?;
+    let url = totp.get_url();
+    let qr = qrcode::QrCode::new(url.as_bytes())
+        .map(|code| code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
+        .unwrap_or_default();
+    let ctx = context! {
+        ..base(&app, lang, None),
+        ..context! { step => "totp", login => login, code => code, qr_svg => minijinja::Value::from_safe_string(qr),
+                     secret => totp.get_secret_base32(), otpauth => url }
+    };
+    Ok(app.render("enrol.html", ctx))
+}
+
+/// Step 2: a first TOTP code proves the authenticator works.
+async fn enrol_confirm(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(&headers);
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let login = get("login").trim().to_ascii_lowercase();
+    if app.store.finish_enrolment(&app.keys, &login, get("code"), get("totp")).await? {
+        return Ok(app.render(
+            "login.html",
+            context! { ..base(&app, lang, None), ..context! { enrolled => true, login => login } },
+        ));
+    }
+    let mut response = app.render(
+        "enrol.html",
+        context! { ..base(&app, lang, None), ..context! { step => "password", error => "totp_invalid", login => login } },
+    );
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+struct InboxQuery {
+    form: Option<String>,
+    status: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+    mine: Option<String>,
+    page: Option<i64>,
+}
+
+/// "2026-11-25" as the start of that day in Japan, unix seconds.
+fn day_start(text: &str) -> Option<i64> {
+    let date = forms::wareki::parse_date(text)?;
+    let jst = time::UtcOffset::from_hms(9, 0, 0).ok()?;
+    Some(date.midnight().assume_offset(jst).unix_timestamp())
+}
+
+async fn form_title(app: &DeskApp, form_id: &str, version: Option<i64>, lang: Lang) -> String {
+    let text = match version {
+        Some(version) => app.store.form(form_id, version).await,
+        None => app.store.latest_form(form_id).await.map(|latest| latest.map(|(_, text)| text)),
+    };
+    match text {
+        Ok(Some(text)) => {
+            FormDefinition::parse(&text).map(|d| d.title.get(lang).to_owned()).unwrap_or_else(|_| form_id.into())
+        }
+        _ => form_id.to_owned(),
+    }
+}
+
+async fn inbox(State(app): Shared, headers: HeaderMap, Query(q): Query<InboxQuery>) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let lang = session.lang;
+    const PAGE: i64 = 50;
+    let filter = RecordFilter {
+        form_id: q.form.clone().filter(|f| !f.is_empty()),
+        status: q.status.as_deref().and_then(SubmissionStatus::parse),
+        from: q.from.as_deref().and_then(day_start),
+        until: q.until.as_deref().and_then(day_start).map(|start| start + 86_400),
+        assigned_to: q.mine.is_some().then(|| session.staff.login.clone()),
+    };
+    let page = q.page.unwrap_or(0).max(0);
+    let records = app.store.list_records(&filter, PAGE + 1, page * PAGE).await?;
+    let more = records.len() as i64 > PAGE;
+    let mut titles: BTreeMap<(String, i64), String> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for r in records.iter().take(PAGE as usize) {
+        let key = (r.form_id.clone(), r.form_version);
+        if !titles.contains_key(&key) {
+            titles.insert(key.clone(), form_title(&app, &r.form_id, Some(r.form_version), lang).await);
+        }
+        rows.push(context! {
+            receipt => r.receipt.to_string(),
+            form => titles.get(&key).cloned().unwrap_or_default(),
+            received_at => format_jst(r.received_at),
+            status => status_label(r.status, lang),
+            assigned_to => r.assigned_to,
+        });
+    }
+    let mut forms = Vec::new();
+    for (form_id, count) in app.store.form_counts().await? {
+        forms.push(context! { id => form_id.clone(), title => form_title(&app, &form_id, None, lang).await, count });
+    }
+    let statuses: Vec<_> = [
+        SubmissionStatus::Received,
+        SubmissionStatus::InReview,
+        SubmissionStatus::Completed,
+        SubmissionStatus::Returned,
+        SubmissionStatus::Rejected,
+    ]
+    .into_iter()
+    .map(|s| context! { value => s.as_str(), label => status_label(s, lang) })
+    .collect();
+    let ctx = context! {
+        ..base(&app, lang, Some(&session)),
+        ..context! {
+            rows, forms, statuses, more, page,
+            filter => context! { form => q.form, status => q.status, from => q.from, until => q.until, mine => q.mine.is_some() },
+        }
+    };
+    Ok(app.render("inbox.html", ctx))
+}
+
+fn parse_receipt(text: &str) -> Option<ReceiptNumber> {
+    ReceiptNumber::parse(text)
+}
+
+async fn record_page(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(receipt): Path<String>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let lang = session.lang;
+    let Some(receipt) = parse_receipt(&receipt) else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    // Reading is logged inside read_record, with who read it.
+    let Some((record, payload)) = app.store.read_record(&app.keys, receipt, &session.staff.login).await? else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    let definition = app.store.form(&record.form_id, record.form_version).await?.unwrap_or_default();
+    let def = FormDefinition::parse(&definition).map_err(|e| DeskError::Setup(format!("form definition: {e}")))?;
+    let submission: Option<forms::Submission> = serde_json::from_value(payload).ok();
+    let fields: Vec<_> = def
+        .fields
+        .iter()
+        .map(|field| {
+            let value =
+                submission.as_ref().and_then(|s| s.values.get(&field.name)).map(|v| def.display_value(field, v, lang));
+            context! { label => field.label.get(lang), value }
+        })
+        .collect();
+    let status = SubmissionStatus::parse(&record.status).unwrap_or(SubmissionStatus::Received);
+    let next: Vec<_> = allowed_next(status)
+        .iter()
+        .map(|s| context! { value => s.as_str(), label => status_label(*s, lang) })
+        .collect();
+    let history: Vec<_> = app
+        .store
+        .history(&app.keys, receipt)
+        .await?
+        .into_iter()
+        .map(|h| context! { status => status_label(h.status, lang), message => h.message, actor => h.actor, at => format_jst(h.at) })
+        .collect();
+    let comments: Vec<_> = app
+        .store
+        .comments(&app.keys, receipt)
+        .await?
+        .into_iter()
+        .map(|c| context! { actor => c.actor, at => format_jst(c.at), body => c.body })
+        .collect();
+    let staff: Vec<_> = app
+        .store
+        .all_staff()
+        .await?
+        .into_iter()
+        .map(|s| context! { login => s.login, name => s.display_name })
+        .collect();
+    let assigned = record.assigned_to.clone();
+    let ctx = context! {
+        ..base(&app, lang, Some(&session)),
+        ..context! {
+            receipt => receipt.to_string(),
+            title => def.title.get(lang),
+            received_at => format_jst(record.received_at),
+            status => status_label(status, lang),
+            fields, next, history, comments, staff, assigned,
+            record_sha256 => record.record_sha256,
+        }
+    };
+    Ok(app.render("record.html", ctx))
+}
+
+fn back_to(receipt: ReceiptNumber) -> Response {
+    Redirect::to(&format!("/records/{receipt}")).into_response()
+}
+
+async fn change_status(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(receipt): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    let Some(receipt) = parse_receipt(&receipt) else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    let Some(to) = form.get("status").and_then(|s| SubmissionStatus::parse(s)) else {
+        return Ok((StatusCode::BAD_REQUEST, "bad status").into_response());
+    };
+    let message = form.get("message").map(String::as_str);
+    match app.store.set_status(&app.keys, receipt, to, message, &session.staff.login).await {
+        Ok(()) => {}
+        Err(DeskError::BadRecord { reason, .. }) => {
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(format!(
+                "<!doctype html><html lang=\"ja\"><title>422</title><p>{}</p><p><a href=\"/records/{receipt}\">戻る / Back</a></p></html>",
+                minijinja::HtmlEscape(&reason)
+            )))
+            .into_response())
+        }
+        Err(err) => return Err(err.into()),
+    }
+    // Tell the counter now; if it is unreachable the background sync retries.
+    if let Err(err) = app.push_pending().await {
+        tracing::warn!(error = %err, "status push failed; will retry");
+    }
+    Ok(back_to(receipt))
+}
+
+async fn comment(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(receipt): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    let Some(receipt) = parse_receipt(&receipt) else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    let body = form.get("body").map(|b| b.trim()).unwrap_or("");
+    if !body.is_empty() {
+        app.store.add_comment(&app.keys, receipt, &session.staff.login, body).await?;
+    }
+    Ok(back_to(receipt))
+}
+
+async fn assign(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(receipt): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    let Some(receipt) = parse_receipt(&receipt) else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    let to = form.get("login").map(String::as_str).filter(|l| !l.is_empty());
+    if let Some(login) = to {
+        if app.store.staff(login).await?.is_none() {
+            return Ok((StatusCode::BAD_REQUEST, "no such staff member").into_response());
+        }
+    }
+    app.store.assign(receipt, to, &session.staff.login).await?;
+    Ok(back_to(receipt))
+}
+
+async fn sync_now(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    if let Err(err) = app.sync_once().await {
+        tracing::warn!(error = %err, "sync requested by staff failed");
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    form: String,
+    encoding: Option<String>,
+}
+
+/// Streams a form's records as CSV, a page of records at a time, so a
+/// large export never sits whole in memory. The export is logged with who
+/// made it and how many records it held.
+async fn export(State(app): Shared, headers: HeaderMap, Query(q): Query<ExportQuery>) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let encoding = q.encoding.as_deref().and_then(CsvEncoding::from_param).unwrap_or_default();
+    // The labels of the newest version this desk knows.
+    let Some((_, definition)) = app.store.latest_form(&q.form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    let def = FormDefinition::parse(&definition).map_err(|e| DeskError::Setup(format!("form definition: {e}")))?;
+    let mut csv = CsvExport::new(&def, encoding, session.lang);
+    let header_bytes = csv.header();
+    let actor = session.staff.login.clone();
+    let form_id = q.form.clone();
+    struct Cursor {
+        app: Arc<DeskApp>,
+        csv: CsvExport,
+        after: ReceiptNumber,
+        done: bool,
+        form_id: String,
+        actor: String,
+    }
+    let state = Cursor { app: Arc::clone(&app), csv, after: ReceiptNumber::START, done: false, form_id, actor };
+    let rows = futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let page = match st.app.store.export_page(&st.form_id, st.after, 500).await {
+            Ok(page) => page,
+            Err(err) => return Some((Err(std::io::Error::other(err.to_string())), Cursor { done: true, ..st })),
+        };
+        if page.is_empty() {
+            let detail = format!("form {} · {} records · {}", st.form_id, st.csv.rows(), st.csv.encoding().param());
+            if let Err(err) = st.app.store.log_access(&st.actor, "export", None, &detail).await {
+                tracing::error!(error = %err, "could not log an export");
+            }
+            return None;
+        }
+        let mut chunk = Vec::with_capacity(page.len() * 256);
+        for record in &page {
+            let payload = match crate::store::open_payload(&st.app.keys, record) {
+                Ok(payload) => payload,
+                Err(err) => return Some((Err(std::io::Error::other(err.to_string())), Cursor { done: true, ..st })),
+            };
+            chunk.extend(st.csv.row(&ExportRow {
+                receipt: &record.receipt.to_string(),
+                received_at: record.received_at,
+                status: &record.status,
+                form_version: record.form_version,
+                payload: &payload,
+            }));
+        }
+        st.after = page.last().map(|r| r.receipt).unwrap_or(st.after);
+        Some((Ok(Bytes::from(chunk)), st))
+    });
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(header_bytes)) }).chain(rows);
+    let filename = format!("{}-{}.csv", q.form, encoding.param());
+    let mut response = Response::new(Body::from_stream(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+use futures::StreamExt as _;

@@ -1,0 +1,313 @@
+//! What staff do with records: the inbox, the status workflow, comments,
+//! assignment, and what must go back to the counter.
+
+use sqlx::Row;
+use store::{ReceiptNumber, SubmissionStatus};
+
+use crate::keyring::KeyRing;
+use crate::store::{at_rest_label, DeskStore, StoredRecord};
+use crate::{now_unix, DeskError, Result};
+
+/// The workflow: 受付 → 審査中 → 完了 / 差戻し / 却下; a returned
+/// application comes back under review when the resident has corrected it.
+pub fn allowed_next(from: SubmissionStatus) -> &'static [SubmissionStatus] {
+    use SubmissionStatus::*;
+    match from {
+        Received => &[InReview, Rejected],
+        InReview => &[Completed, Returned, Rejected],
+        Returned => &[InReview, Rejected],
+        Completed | Rejected => &[],
+    }
+}
+
+/// Inbox filters; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub form_id: Option<String>,
+    pub status: Option<SubmissionStatus>,
+    /// Received at or after (unix seconds).
+    pub from: Option<i64>,
+    /// Received before (unix seconds).
+    pub until: Option<i64>,
+    pub assigned_to: Option<String>,
+}
+
+/// A line of the inbox: no personal data, so listing is not reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSummary {
+    pub receipt: ReceiptNumber,
+    pub form_id: String,
+    pub form_version: i64,
+    pub received_at: i64,
+    pub status: SubmissionStatus,
+    pub assigned_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub status: SubmissionStatus,
+    pub message: Option<String>,
+    pub actor: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub actor: String,
+    pub at: i64,
+    pub body: String,
+}
+
+/// A status change still to be pushed to the counter.
+#[derive(Debug, Clone)]
+pub struct PendingPush {
+    pub receipt: ReceiptNumber,
+    pub status: SubmissionStatus,
+    pub changed_at: i64,
+    pub message: Option<Vec<u8>>,
+}
+
+fn status_of(row: &sqlx::any::AnyRow, column: &str) -> Result<SubmissionStatus> {
+    let text: String = row.try_get(column)?;
+    SubmissionStatus::parse(&text).ok_or_else(|| DeskError::Setup(format!("unknown status {text:?} in the desk store")))
+}
+
+impl DeskStore {
+    /// The inbox, newest first, at most `limit` lines from `offset`.
+    pub async fn list_records(&self, filter: &RecordFilter, limit: i64, offset: i64) -> Result<Vec<RecordSummary>> {
+        // Every condition is always present and switched off by a NULL
+        // parameter, so the statement is fixed and fully parameterised.
+        let rows = sqlx::query(
+            "SELECT receipt_year, receipt_seq, form_id, form_version, received_at, status, assigned_to FROM records
+             WHERE ($1 IS NULL OR form_id = $1) AND ($2 IS NULL OR status = $2)
+               AND ($3 IS NULL OR received_at >= $3) AND ($4 IS NULL OR received_at < $4)
+               AND ($5 IS NULL OR assigned_to = $5)
+             ORDER BY receipt_year DESC, receipt_seq DESC LIMIT $6 OFFSET $7",
+        )
+        .bind(&filter.form_id)
+        .bind(filter.status.map(SubmissionStatus::as_str))
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(&filter.assigned_to)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.db())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecordSummary {
+                    receipt: ReceiptNumber { year: r.try_get("receipt_year")?, seq: r.try_get("receipt_seq")? },
+                    form_id: r.try_get("form_id")?,
+                    form_version: r.try_get("form_version")?,
+                    received_at: r.try_get("received_at")?,
+                    status: status_of(r, "status")?,
+                    assigned_to: r.try_get("assigned_to")?,
+                })
+            })
+            .collect()
+    }
+
+    /// (form id, number of records) for the inbox's form list.
+    pub async fn form_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT form_id, COUNT(*) AS n FROM records GROUP BY form_id ORDER BY form_id")
+            .fetch_all(self.db())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("form_id")?, r.try_get("n")?))).collect()
+    }
+
+    /// Moves a record along the workflow. `message` (required for 差戻し)
+    /// is kept encrypted at rest for staff and sealed to the resident's
+    /// message key for the counter.
+    pub async fn set_status(
+        &self,
+        keys: &KeyRing,
+        receipt: ReceiptNumber,
+        to: SubmissionStatus,
+        message: Option<&str>,
+        actor: &str,
+    ) -> Result<()> {
+        let row = sqlx::query("SELECT status, message_key FROM records WHERE receipt_year = $1 AND receipt_seq = $2")
+            .bind(receipt.year)
+            .bind(receipt.seq)
+            .fetch_optional(self.db())
+            .await?
+            .ok_or_else(|| DeskError::BadRecord { receipt: receipt.to_string(), reason: "no such record".into() })?;
+        let from = status_of(&row, "status")?;
+        if !allowed_next(from).contains(&to) {
+            return Err(DeskError::BadRecord {
+                receipt: receipt.to_string(),
+                reason: format!("{} cannot become {}", from.as_str(), to.as_str()),
+            });
+        }
+        let message = message.map(str::trim).filter(|m| !m.is_empty());
+        if to == SubmissionStatus::Returned && message.is_none() {
+            return Err(DeskError::BadRecord {
+                receipt: receipt.to_string(),
+                reason: "a return needs a message".into(),
+            });
+        }
+        let message_key: String = row.try_get("message_key")?;
+        let sealed_for_resident = match message {
+            Some(text) => Some(seal::seal_message(&message_key, &keys.tenant, &receipt.to_string(), text)?),
+            None => None,
+        };
+        let label = format!("{} history", at_rest_label(&keys.tenant, receipt));
+        let at_rest = message.map(|text| keys.encrypt_at_rest(&label, text.as_bytes()));
+        // Strictly after the last change, so the counter's "newer wins"
+        // rule sees every change even within one second.
+        let now = now_unix();
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "UPDATE records SET status = $3, status_changed_at = CASE WHEN status_changed_at >= $4
+               THEN status_changed_at + 1 ELSE $4 END, push_message = $5
+             WHERE receipt_year = $1 AND receipt_seq = $2",
+        )
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .bind(to.as_str())
+        .bind(now)
+        .bind(&sealed_for_resident)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO status_history (receipt_year, receipt_seq, status, message, actor, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .bind(to.as_str())
+        .bind(&at_rest)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.log_access(actor, "status", Some(receipt), to.as_str()).await
+    }
+
+    pub async fn history(&self, keys: &KeyRing, receipt: ReceiptNumber) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT status, message, actor, at FROM status_history WHERE receipt_year = $1 AND receipt_seq = $2 ORDER BY at",
+        )
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .fetch_all(self.db())
+        .await?;
+        let label = format!("{} history", at_rest_label(&keys.tenant, receipt));
+        rows.iter()
+            .map(|r| {
+                let sealed: Option<Vec<u8>> = r.try_get("message")?;
+                let message = match sealed {
+                    Some(bytes) => Some(String::from_utf8_lossy(&keys.decrypt_at_rest(&label, &bytes)?).into_owned()),
+                    None => None,
+                };
+                Ok(HistoryEntry {
+                    status: status_of(r, "status")?,
+                    message,
+                    actor: r.try_get("actor")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// An internal note, never sent to the counter; encrypted at rest.
+    pub async fn add_comment(&self, keys: &KeyRing, receipt: ReceiptNumber, actor: &str, body: &str) -> Result<()> {
+        let label = format!("{} comment", at_rest_label(&keys.tenant, receipt));
+        sqlx::query("INSERT INTO comments (receipt_year, receipt_seq, actor, at, body) VALUES ($1, $2, $3, $4, $5)")
+            .bind(receipt.year)
+            .bind(receipt.seq)
+            .bind(actor)
+            .bind(now_unix())
+            .bind(keys.encrypt_at_rest(&label, body.as_bytes()))
+            .execute(self.db())
+            .await?;
+        self.log_access(actor, "comment", Some(receipt), "").await
+    }
+
+    pub async fn comments(&self, keys: &KeyRing, receipt: ReceiptNumber) -> Result<Vec<Comment>> {
+        let rows = sqlx::query(
+            "SELECT actor, at, body FROM comments WHERE receipt_year = $1 AND receipt_seq = $2 ORDER BY at",
+        )
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .fetch_all(self.db())
+        .await?;
+        let label = format!("{} comment", at_rest_label(&keys.tenant, receipt));
+        rows.iter()
+            .map(|r| {
+                let body: Vec<u8> = r.try_get("body")?;
+                Ok(Comment {
+                    actor: r.try_get("actor")?,
+                    at: r.try_get("at")?,
+                    body: String::from_utf8_lossy(&keys.decrypt_at_rest(&label, &body)?).into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Assigns the record to a staff member (or nobody).
+    pub async fn assign(&self, receipt: ReceiptNumber, to: Option<&str>, actor: &str) -> Result<()> {
+        sqlx::query("UPDATE records SET assigned_to = $3 WHERE receipt_year = $1 AND receipt_seq = $2")
+            .bind(receipt.year)
+            .bind(receipt.seq)
+            .bind(to)
+            .execute(self.db())
+            .await?;
+        self.log_access(actor, "assign", Some(receipt), to.unwrap_or("-")).await
+    }
+
+    /// Status changes the counter has not yet acknowledged.
+    pub async fn pending_pushes(&self, limit: i64) -> Result<Vec<PendingPush>> {
+        let rows = sqlx::query(
+            "SELECT receipt_year, receipt_seq, status, status_changed_at, push_message FROM records
+             WHERE status <> 'received' AND (status_pushed_at IS NULL OR status_pushed_at < status_changed_at)
+             ORDER BY status_changed_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.db())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PendingPush {
+                    receipt: ReceiptNumber { year: r.try_get("receipt_year")?, seq: r.try_get("receipt_seq")? },
+                    status: status_of(r, "status")?,
+                    changed_at: r.try_get("status_changed_at")?,
+                    message: r.try_get("push_message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks pushes done; a change made since (a newer `changed_at`) stays pending.
+    pub async fn mark_pushed(&self, pushed: &[PendingPush]) -> Result<()> {
+        for push in pushed {
+            sqlx::query(
+                "UPDATE records SET status_pushed_at = $3 WHERE receipt_year = $1 AND receipt_seq = $2
+                   AND status_changed_at <= $3",
+            )
+            .bind(push.receipt.year)
+            .bind(push.receipt.seq)
+            .bind(push.changed_at)
+            .execute(self.db())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A form's records after `after` in 到達番号 order, for streaming an export.
+    pub async fn export_page(&self, form_id: &str, after: ReceiptNumber, limit: i64) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed, payload, received_at,
+               status, message_key, assigned_to FROM records WHERE form_id = $1
+               AND (receipt_year > $2 OR (receipt_year = $2 AND receipt_seq > $3))
+             ORDER BY receipt_year, receipt_seq LIMIT $4",
+        )
+        .bind(form_id)
+        .bind(after.year)
+        .bind(after.seq)
+        .bind(limit)
+        .fetch_all(self.db())
+        .await?;
+        rows.iter().map(crate::store::record_from_row).collect()
+    }
+}
