@@ -16,6 +16,7 @@
 pub mod demo;
 mod draft;
 mod error;
+pub mod notify;
 mod pages;
 mod security;
 pub mod sync;
@@ -34,7 +35,7 @@ pub use error::PageError;
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// Settings of the counter that are not the store's.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CounterSettings {
     /// How long a draft (確認画面 → 送信) stays valid.
     pub draft_ttl: Duration,
@@ -43,11 +44,18 @@ pub struct CounterSettings {
     pub max_body_bytes: usize,
     /// Send `Strict-Transport-Security` (behind TLS, as in production).
     pub hsts: bool,
+    /// Status mails to residents; without it, no address is kept at all.
+    pub notifier: Option<Arc<notify::Notifier>>,
 }
 
 impl Default for CounterSettings {
     fn default() -> Self {
-        CounterSettings { draft_ttl: Duration::from_secs(60 * 60), max_body_bytes: 1024 * 1024, hsts: true }
+        CounterSettings {
+            draft_ttl: Duration::from_secs(60 * 60),
+            max_body_bytes: 1024 * 1024,
+            hsts: true,
+            notifier: None,
+        }
     }
 }
 

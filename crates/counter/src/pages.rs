@@ -546,12 +546,21 @@ async fn submit(
     })?;
     let secret = draft.inquiry_secret(&counter.tokens);
     let payload = zeroize::Zeroizing::new(draft.submission.canonical_json());
+    // The first e-mail answer, sealed to the notification key, if mail is on.
+    let notify_address = counter.settings.notifier.as_ref().and_then(|notifier| {
+        let email = def.fields.iter().find_map(|field| match draft.submission.values.get(&field.name) {
+            Some(forms::Value::Email(address)) => Some(address.as_str()),
+            _ => None,
+        })?;
+        notifier.seal_address(&tenant.id, &store::draft_sha256(&draft.draft_id), email)
+    });
     let intake = Intake {
         tenant: &tenant.id,
         form_id: &draft.form_id,
         form_version: draft.form_version,
         draft_id: &draft.draft_id,
         inquiry_secret: &secret,
+        notify_address: notify_address.as_deref(),
     };
     let accepted = counter
         .store

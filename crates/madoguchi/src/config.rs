@@ -70,6 +70,26 @@ pub struct ServeArgs {
     #[arg(long, env = "MADOGUCHI_DRAFT_TTL_SECS", value_name = "SECONDS")]
     draft_ttl_secs: Option<u64>,
 
+    /// SMTP relay for status mails to residents, HOST:PORT (a local MTA
+    /// that does TLS and delivery). Without it no mail is sent and no
+    /// address is kept.
+    #[arg(long, env = "MADOGUCHI_SMTP", value_name = "HOST:PORT")]
+    smtp: Option<String>,
+
+    /// Sender of status mails. Default: madoguchi@localhost
+    #[arg(long, env = "MADOGUCHI_MAIL_FROM", value_name = "ADDRESS")]
+    mail_from: Option<String>,
+
+    /// The counter's public base URL, used in mails. Default: http://LISTEN
+    #[arg(long, env = "MADOGUCHI_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+
+    /// The notification key (seals residents' addresses). Keep it outside
+    /// the data directory and its backups. Created on first start.
+    /// Default: DATA_DIR/notify.key
+    #[arg(long, env = "MADOGUCHI_NOTIFY_KEY_FILE", value_name = "FILE")]
+    notify_key_file: Option<PathBuf>,
+
     /// Log format on standard error. Default: text
     #[arg(long, env = "MADOGUCHI_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -87,6 +107,10 @@ struct ConfigFile {
     demo: Option<bool>,
     hsts: Option<bool>,
     draft_ttl_secs: Option<u64>,
+    smtp: Option<String>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
+    notify_key_file: Option<PathBuf>,
     log_format: Option<LogFormat>,
 }
 
@@ -150,6 +174,11 @@ pub struct ServeConfig {
     pub demo: bool,
     pub hsts: bool,
     pub draft_ttl_secs: u64,
+    /// (host, port) of the SMTP relay.
+    pub smtp: Option<(String, u16)>,
+    pub mail_from: String,
+    pub public_url: String,
+    pub notify_key_file: PathBuf,
     pub log_format: LogFormat,
 }
 
@@ -161,10 +190,26 @@ impl ServeConfig {
             bail!("draft_ttl_secs: must be at least 1 second");
         }
         let data_dir = store.data_dir.clone();
+        let smtp = match args.smtp.or(file.smtp) {
+            None => None,
+            Some(text) => {
+                let (host, port) = text.rsplit_once(':').unwrap_or((text.as_str(), "25"));
+                let port: u16 = port.parse().map_err(|_| anyhow::anyhow!("smtp: {text:?} is not HOST:PORT"))?;
+                Some((host.to_owned(), port))
+            }
+        };
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         Ok(ServeConfig {
+            smtp,
+            mail_from: args.mail_from.or(file.mail_from).unwrap_or_else(|| "madoguchi@localhost".into()),
+            public_url: args.public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}")),
+            notify_key_file: args
+                .notify_key_file
+                .or(file.notify_key_file)
+                .unwrap_or_else(|| data_dir.join("notify.key")),
             store,
             token_key_file: args.token_key_file.or(file.token_key_file).unwrap_or_else(|| data_dir.join("token.key")),
-            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
             demo: args.demo.or(file.demo).unwrap_or(true),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
             draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),
@@ -178,7 +223,7 @@ impl ServeConfig {
 pub fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     match std::fs::read(path) {
         Ok(bytes) if bytes.len() == seal::TokenBox::KEY_LEN => Ok(bytes),
-        Ok(_) => bail!("{}: the token key must be exactly {} bytes", path.display(), seal::TokenBox::KEY_LEN),
+        Ok(_) => bail!("{}: the key file must be exactly {} bytes", path.display(), seal::TokenBox::KEY_LEN),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Write;
             if let Some(dir) = path.parent() {

@@ -138,7 +138,20 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!("demo prefecture loaded (turn off with --demo false)");
     }
     let token_key = config::load_or_create_secret(&config.token_key_file)?;
+    let notifier = match &config.smtp {
+        Some((host, port)) => {
+            let key = config::load_or_create_secret(&config.notify_key_file)?;
+            let key = seal::NotificationKey::from_bytes(&key).context("the notification key file is damaged")?;
+            let notifier = counter::notify::Notifier::new(key, host, *port, &config.mail_from, &config.public_url)?;
+            Some(std::sync::Arc::new(notifier))
+        }
+        None => None,
+    };
+    if let Some(notifier) = &notifier {
+        tokio::spawn(std::sync::Arc::clone(notifier).run(store.clone(), std::time::Duration::from_secs(2)));
+    }
     let settings = counter::CounterSettings {
+        notifier,
         hsts: config.hsts,
         draft_ttl: std::time::Duration::from_secs(config.draft_ttl_secs),
         ..Default::default()

@@ -31,6 +31,7 @@
 
 mod desk_key;
 mod keys;
+mod notify;
 mod record;
 mod resident;
 mod token;
@@ -38,6 +39,7 @@ mod wrap;
 
 pub use desk_key::{DeskPublicKey, DeskSigningKey, SignedRequest};
 pub use keys::{KeyId, TenantKeyPair, TenantPrivateKey, TenantPublicKey};
+pub use notify::NotificationKey;
 pub use record::{open, seal, RecordBinding, SealedRecord};
 pub use resident::{seal_message, ResidentKeys};
 pub use token::TokenBox;

@@ -194,6 +194,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             changed += done.rows_affected();
+            if done.rows_affected() == 1 {
+                // A mail for the resident, if they left an address.
+                sqlx::query(
+                    "INSERT INTO mail_outbox (tenant_id, receipt_year, receipt_seq, changed_at, status, created_at)
+                     SELECT tenant_id, receipt_year, receipt_seq, $4, status, $5 FROM submissions
+                     WHERE tenant_id = $1 AND receipt_year = $2 AND receipt_seq = $3 AND notify_address IS NOT NULL
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(change.receipt.year)
+                .bind(change.receipt.seq)
+                .bind(change.changed_at)
+                .bind(now_unix())
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(changed)

@@ -16,6 +16,7 @@
 mod db;
 mod desks;
 mod forms;
+mod outbox;
 mod submissions;
 mod tenants;
 mod vault;
@@ -23,7 +24,8 @@ mod vault;
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
-pub use submissions::{Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus};
+pub use outbox::{address_binding, OutgoingMail, MAX_ATTEMPTS};
+pub use submissions::{draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus};
 pub use tenants::{NewTenant, NewTenantGroup, Tenant, TenantGroup};
 pub use vault::Vault;
 

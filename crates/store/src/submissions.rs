@@ -153,6 +153,9 @@ pub struct Intake<'a> {
     /// The access key (確認キー) the resident will use with the 問合せ番号;
     /// only values derived from it are stored.
     pub inquiry_secret: &'a str,
+    /// The resident's e-mail address for status mails, already sealed to
+    /// the notification key with [`crate::address_binding`].
+    pub notify_address: Option<&'a [u8]>,
 }
 
 /// The counter's acknowledgement, given only after the sealed record is
@@ -181,6 +184,11 @@ pub struct StatusView {
     pub staff_message: Option<String>,
 }
 
+/// What the store keeps of a draft's id (and what addresses are bound to).
+pub fn draft_sha256(draft_id: &str) -> String {
+    sha256_hex(draft_id.as_bytes())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -198,7 +206,7 @@ impl Store {
     where
         F: FnOnce(&ReceiptNumber) -> Result<SealedRecord, SealError>,
     {
-        let draft_sha256 = sha256_hex(intake.draft_id.as_bytes());
+        let draft_sha256 = draft_sha256(intake.draft_id);
         if let Some(done) = self.accepted_draft(&draft_sha256).await? {
             return Ok(done);
         }
@@ -229,8 +237,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
                secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+               status_changed_at, notify_address)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
         )
         .bind(intake.tenant)
         .bind(year)
@@ -246,6 +254,7 @@ impl Store {
         .bind(&record_sha256)
         .bind(SubmissionStatus::Received.as_str())
         .bind(now.unix_timestamp())
+        .bind(intake.notify_address)
         .execute(&mut *tx)
         .await;
         match inserted {

@@ -10,6 +10,10 @@
 //! of a shipped crate.
 #![forbid(unsafe_code)]
 
+mod smtp;
+
+pub use smtp::{ReceivedMail, SmtpSink};
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use crate::{apply, element_text, madoguchi, on_both_engines, post_form, start, w
 const PASSPHRASE: &str = "correct horse battery staple 窓口";
 
 /// A desk directory set up by the real commands, registered at `counter`.
-struct TestDesk {
+pub(crate) struct TestDesk {
     dir: tempfile::TempDir,
     desk_id: String,
 }
@@ -41,15 +41,15 @@ impl TestDesk {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn sync(&self) -> String {
+    pub(crate) fn sync(&self) -> String {
         self.run(&["desk", "sync"])
     }
 
-    fn unlock(&self) -> desk::KeyRing {
+    pub(crate) fn unlock(&self) -> desk::KeyRing {
         desk::KeyRing::unlock(&self.path().join("keys"), PASSPHRASE).expect("unlock")
     }
 
-    async fn store(&self) -> desk::DeskStore {
+    pub(crate) async fn store(&self) -> desk::DeskStore {
         desk::DeskStore::open(&format!("sqlite://{}", self.path().join("desk.sqlite").display()))
             .await
             .expect("desk store")
@@ -65,7 +65,7 @@ fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
 }
 
 /// Runs the ceremony for `tenant` and imports both public keys at the counter.
-fn set_up_desk(counter: &TestCounter, tenant: &str) -> TestDesk {
+pub(crate) fn set_up_desk(counter: &TestCounter, tenant: &str) -> TestDesk {
     let desk = TestDesk { dir: tempfile::tempdir().unwrap(), desk_id: format!("{tenant}-desk1") };
     let printed = desk.run(&["keys", "init", "--tenant", tenant]);
     assert!(printed.contains("fingerprint"), "{printed}");
@@ -209,6 +209,7 @@ async fn a_desk_killed_during_a_sync_of_10000_records_ends_with_each_exactly_onc
                         form_version: 1,
                         draft_id: &draft,
                         inquiry_secret: "X",
+                        notify_address: None,
                     };
                     let payload = format!("{{\"form_id\":\"water-start\",\"values\":{{\"n\":{i}}}}}");
                     store

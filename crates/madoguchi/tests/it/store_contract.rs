@@ -52,7 +52,14 @@ async fn fixture(engine: Engine) -> Fixture {
 }
 
 fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
-    Intake { tenant, form_id: "water-start", form_version: 1, draft_id: draft, inquiry_secret: "SECRET42" }
+    Intake {
+        tenant,
+        form_id: "water-start",
+        form_version: 1,
+        draft_id: draft,
+        inquiry_secret: "SECRET42",
+        notify_address: None,
+    }
 }
 
 async fn accept(f: &Fixture, tenant: &str, draft: &str) -> store::Acceptance {
