@@ -1,6 +1,8 @@
 //! A resident in a real browser (Debian's chromium through chromedriver):
 //! fills in a demo form, goes back from the 確認画面, sends, and reads the
-//! 到達番号. Set MADOGUCHI_SCREENSHOTS=DIR to keep screenshots of the pages.
+//! 到達番号; and staff on the desk: enrol, sign in, open the record, return
+//! it with a message. Every page is checked against WCAG 2.1 AA with axe-core.
+//! Set MADOGUCHI_SCREENSHOTS=DIR to keep screenshots of the pages.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -239,4 +241,121 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
         assert_meets_wcag_aa(&client, &format!("status result{q}")).await;
     }
     client.close().await.unwrap();
+}
+
+/// Clicks `css` (a link, or a button that submits a form) and waits until the
+/// browser has left the page it was on. The next page may still be loading:
+/// wait for one of its elements after this.
+async fn click_and_leave_page(client: &Client, css: &str) {
+    let page = client.find(Locator::Css("html")).await.unwrap();
+    click(client, css).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while page.tag_name().await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "{css} did not lead to another page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for an element of the page being loaded.
+async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    match client.wait().at_most(Duration::from_secs(10)).for_element(locator).await {
+        Ok(element) => element,
+        Err(e) => panic!("{locator:?} never appeared: {e}\n{}", client.source().await.unwrap_or_default()),
+    }
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+/// Chooses `value` in the drop-down `#id`.
+async fn choose(client: &Client, id: &str, value: &str) {
+    let select = client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    select.select_by_value(value).await.unwrap_or_else(|e| panic!("#{id} has no option {value}: {e}"));
+}
+
+/// Waits for the record page to show `status` as the record's status.
+async fn wait_for_record_status(client: &Client, status: &str) {
+    wait_for(client, Locator::XPath(&format!("//*[@id='record-status' and normalize-space()='{status}']"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_open_a_record_and_return_it_in_the_browser() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = crate::desk::set_up_desk(&counter, "aoba-city");
+    let sent =
+        crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[("notes", "ブラウザ試験")]))
+            .await;
+    let server = desk.serve().await;
+    let code = desk.add_staff("yamamoto", "山本 花子");
+    let password = "midori-sakura-2026!";
+    let Browser { client, _driver } = browser().await;
+
+    // 初回登録: the code from the administrator and a password, then the
+    // authenticator app's key and a first code from it.
+    client.goto(&format!("{}/enrol", server.url)).await.unwrap();
+    wait_for_heading(&client, "初回登録").await;
+    assert_meets_wcag_aa(&client, "enrol").await;
+    fill(&client, "f-login", "yamamoto").await;
+    fill(&client, "f-code", &code).await;
+    fill(&client, "f-password", password).await;
+    fill(&client, "f-password2", password).await;
+    click_and_leave_page(&client, "button.primary").await;
+    let secret = wait_for(&client, Locator::Id("totp-secret")).await.text().await.unwrap();
+    assert_meets_wcag_aa(&client, "enrol: authenticator").await;
+    fill(&client, "f-totp", &crate::desk::totp_code(&secret, 0)).await;
+    click_and_leave_page(&client, "button.primary").await;
+
+    // Sign in; this step's code was used up by the enrolment, so the next
+    // step's code.
+    wait_for_heading(&client, "職員サインイン").await;
+    assert!(text(&client, "[role=status]").await.contains("登録が完了しました"));
+    assert_meets_wcag_aa(&client, "sign-in").await;
+    fill(&client, "f-login", "yamamoto").await;
+    fill(&client, "f-password", password).await;
+    fill(&client, "f-totp", &crate::desk::totp_code(&secret, 30)).await;
+    click_and_leave_page(&client, "button.primary").await;
+    wait_for_heading(&client, "受信箱").await;
+    assert!(text(&client, ".toolbar").await.contains("山本 花子（yamamoto）"));
+
+    // 今すぐ同期 brings the application into the inbox, without personal data.
+    click_and_leave_page(&client, "form[action='/sync'] button").await;
+    let receipt_link = format!("//table[@class='records']//a[normalize-space()='{}']", sent.receipt_number);
+    wait_for(&client, Locator::XPath(&receipt_link)).await;
+    assert!(!text(&client, "main").await.contains("山田"), "the inbox shows no personal data");
+    assert_meets_wcag_aa(&client, "inbox").await;
+    screenshot(&client, "desk-inbox").await;
+
+    // The record: the resident's answers, opened on the desk.
+    click_and_leave_page(&client, &format!("table.records a[href='/records/{}']", sent.receipt_number)).await;
+    wait_for_record_status(&client, "受付").await;
+    let answers = text(&client, "dl.answers").await;
+    assert!(answers.contains("山田 太郎") && answers.contains("ブラウザ試験"), "{answers}");
+    assert_meets_wcag_aa(&client, "record").await;
+
+    // 審査中, then 差戻し with a message to the resident.
+    choose(&client, "f-status", "in_review").await;
+    click_and_leave_page(&client, "form[action$='/status'] button[type=submit]").await;
+    wait_for_record_status(&client, "審査中").await;
+    let message = "申請者の押印がありません。押印した書類を窓口へお持ちください。";
+    choose(&client, "f-status", "returned").await;
+    fill(&client, "f-message", message).await;
+    click_and_leave_page(&client, "form[action$='/status'] button[type=submit]").await;
+    wait_for_record_status(&client, "差戻し").await;
+    let history = text(&client, "section[aria-labelledby='h-history']").await;
+    assert!(history.contains("審査中") && history.contains(message), "{history}");
+    assert_meets_wcag_aa(&client, "record after 差戻し").await;
+    screenshot(&client, "desk-record").await;
+    client.close().await.unwrap();
+
+    // The desk told the counter at once: the resident sees 差戻し and why.
+    let (status, page) = crate::post_form(
+        &counter.client(),
+        &format!("{}/t/aoba-city/status", counter.url),
+        &[("inquiry_number".into(), sent.inquiry_number.clone()), ("secret".into(), sent.inquiry_secret.clone())],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(crate::element_text(&page, "status-value").as_deref(), Some("差戻し"));
+    assert_eq!(crate::element_text(&page, "staff-message").as_deref(), Some(message));
 }
