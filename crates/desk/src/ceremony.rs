@@ -223,3 +223,30 @@ pub fn check_passphrase(passphrase: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// When the passphrase is lost: opens the escrow copy with its recovery
+/// secret and writes the tenant key again, wrapped under a new passphrase.
+/// A key file already there for that key (under the lost passphrase) is
+/// kept beside it with a `.lost` suffix. Returns the new key file.
+pub fn recover_tenant_key(
+    escrow_file: &Path,
+    recovery_secret: &str,
+    keys_dir: &Path,
+    new_passphrase: &str,
+    params: KdfParams,
+) -> Result<PathBuf> {
+    check_passphrase(new_passphrase)?;
+    let text = std::fs::read_to_string(escrow_file).map_err(io_error(escrow_file))?;
+    let (secret, info) = seal::unwrap_secret(&text, recovery_secret)?;
+    if info.kind != KeyKind::TenantHpke || info.purpose != WrapPurpose::Recovery {
+        return Err(DeskError::Setup(format!("{} is not the escrow copy of a tenant key", escrow_file.display())));
+    }
+    let key_file = keys_dir.join(format!("tenant-{}.key", info.key_id));
+    if key_file.exists() {
+        let lost = keys_dir.join(format!("tenant-{}.key.lost-{}", info.key_id, now_unix()));
+        std::fs::rename(&key_file, &lost).map_err(io_error(&key_file))?;
+    }
+    let info = WrappedKeyInfo { purpose: WrapPurpose::Passphrase, ..info };
+    write_new(&key_file, &seal::wrap_secret(&secret, &info, new_passphrase, params)?)?;
+    Ok(key_file)
+}

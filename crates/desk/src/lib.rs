@@ -53,3 +53,36 @@ pub(crate) fn now_unix() -> i64 {
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DeskError + '_ {
     move |source| DeskError::Io { path: path.to_owned(), source }
 }
+
+/// Helpers for tests and benchmarks: building records as sync would.
+#[doc(hidden)]
+pub mod testing {
+    use store::ReceiptNumber;
+
+    use crate::store::{at_rest_label, StoredRecord};
+    use crate::KeyRing;
+
+    /// A record with `payload` encrypted at rest, as sync stores it.
+    pub fn stored_record(
+        keys: &KeyRing,
+        receipt: ReceiptNumber,
+        form_id: &str,
+        received_at: i64,
+        payload: &[u8],
+        message_key: &str,
+    ) -> StoredRecord {
+        StoredRecord {
+            receipt,
+            form_id: form_id.to_owned(),
+            form_version: 1,
+            key_id: "0".repeat(32),
+            record_sha256: String::new(),
+            sealed: Vec::new(),
+            payload: keys.encrypt_at_rest(&at_rest_label(&keys.tenant, receipt), payload),
+            received_at,
+            status: "received".into(),
+            message_key: message_key.to_owned(),
+            assigned_to: None,
+        }
+    }
+}

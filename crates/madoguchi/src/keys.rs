@@ -71,6 +71,18 @@ pub enum KeysCommand {
         #[arg(long, value_name = "DIR")]
         export_dir: Option<PathBuf>,
     },
+    /// On the desk machine, when the passphrase is lost: open the escrow
+    /// copy with its recovery secret (asked for, or
+    /// MADOGUCHI_RECOVERY_SECRET) and wrap the tenant key under a new
+    /// passphrase. The desk's signing key has no escrow: create a new one
+    /// with `madoguchi desk init` and have it imported at the counter.
+    Recover {
+        /// The escrow file written by `keys init --escrow-dir`.
+        #[arg(long, value_name = "FILE")]
+        escrow: PathBuf,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+    },
     /// On the counter: import public key files exported by a desk (tenant
     /// keys and desk signing keys).
     Import {
@@ -235,6 +247,24 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 escrow_dir.as_deref(),
             )?;
             print_outcome(&format!("Added a new key for tenant {tenant}; older records still open."), &outcome);
+        }
+        KeysCommand::Recover { escrow, desk } => {
+            let recovery = match std::env::var("MADOGUCHI_RECOVERY_SECRET") {
+                Ok(secret) => secret,
+                Err(_) => rpassword::prompt_password("Recovery secret: ").context("reading the recovery secret")?,
+            };
+            let pass = passphrase("New passphrase for the tenant key: ", true)?;
+            let file = desk::ceremony::recover_tenant_key(
+                &escrow,
+                &forms::nfkc(&recovery),
+                &desk.keys_dir(),
+                &pass,
+                desk.params(),
+            )?;
+            println!("Recovered the tenant key into {} under the new passphrase.", file.display());
+            println!(
+                "Keys still under the lost passphrase (the desk signing key) must be made again: madoguchi desk init …"
+            );
         }
         KeysCommand::Import { files, store } => {
             let store = store.into_config()?.open().await?;

@@ -470,3 +470,35 @@ async fn staff_work_a_record_on_the_desk_and_the_resident_sees_the_result() {
         assert!(actions.contains(&expected), "{expected} not logged: {actions:?}");
     }
 }
+
+#[test]
+fn a_lost_passphrase_is_recovered_from_the_escrow_copy_with_the_recovery_secret() {
+    let desk = TestDesk { dir: tempfile::tempdir().unwrap(), desk_id: "x".into() };
+    let escrow = tempfile::tempdir().unwrap();
+    let printed =
+        desk.run(&["keys", "init", "--tenant", "kawabe-village", "--escrow-dir", escrow.path().to_str().unwrap()]);
+    let secret = printed.lines().skip_while(|l| !l.contains("RECOVERY SECRET")).nth(1).unwrap().trim().to_owned();
+    let fingerprint = printed.lines().find_map(|l| l.trim().strip_prefix("fingerprint:")).unwrap().trim().to_owned();
+    let escrow_file = files_with_extension(escrow.path(), ".recovery.key").pop().unwrap();
+
+    // The passphrase is forgotten; a wrong recovery secret does not help.
+    let new_passphrase = "a brand new passphrase 2027";
+    let attempt = |recovery: &str| {
+        desk.command(&["keys", "recover", "--escrow", escrow_file.to_str().unwrap()])
+            .env("MADOGUCHI_RECOVERY_SECRET", recovery)
+            .env("MADOGUCHI_PASSPHRASE", new_passphrase)
+            .output()
+            .unwrap()
+    };
+    assert!(!attempt("AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG").status.success());
+    // Typed in lower case without hyphens, as people do.
+    let typed = secret.to_lowercase().replace('-', "");
+    let out = attempt(&typed);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let locked = desk::KeyRing::locked_keys(&desk.path().join("keys")).unwrap();
+    assert_eq!(locked.len(), 1);
+    let text = std::fs::read_to_string(&locked[0].path).unwrap();
+    assert!(seal::unwrap_secret(&text, PASSPHRASE).is_err(), "the lost passphrase no longer opens it");
+    let (_, info) = seal::unwrap_secret(&text, new_passphrase).unwrap();
+    assert_eq!(info.key_id, fingerprint);
+}

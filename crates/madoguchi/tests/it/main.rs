@@ -5,6 +5,7 @@
 
 mod browser;
 mod desk;
+mod desk_store;
 mod durability;
 mod form_cli;
 mod privacy;
