@@ -28,10 +28,23 @@ pub struct SyncClient {
 impl SyncClient {
     /// `counter_url`: the counter's base URL, e.g. `https://madoguchi.example.lg.jp`.
     pub fn new(counter_url: &str) -> Result<SyncClient> {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| DeskError::Counter(e.to_string()))?;
+        Self::with_ca(counter_url, None)
+    }
+
+    /// As [`SyncClient::new`], also trusting the CA certificate `ca_pem`
+    /// (for a counter whose certificate comes from a private CA).
+    pub fn with_ca(counter_url: &str, ca_pem: Option<&[u8]>) -> Result<SyncClient> {
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).https_only(
+            // Plain HTTP only to this machine (tests, a counter on the same host).
+            !(counter_url.starts_with("http://127.")
+                || counter_url.starts_with("http://localhost")
+                || counter_url.starts_with("http://[::1]")),
+        );
+        if let Some(pem) = ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem).map_err(|e| DeskError::Setup(format!("counter CA: {e}")))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder.build().map_err(|e| DeskError::Counter(e.to_string()))?;
         Ok(SyncClient { base: counter_url.trim_end_matches('/').to_owned(), http })
     }
 

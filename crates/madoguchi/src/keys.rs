@@ -158,6 +158,10 @@ struct DeskConfig {
     /// The desk's own database. Default: sqlite in the desk directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     database: Option<String>,
+    /// A PEM file with the CA certificate of the counter's TLS
+    /// certificate, when it is not from a public CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counter_ca: Option<PathBuf>,
 }
 
 impl DeskConfig {
@@ -166,6 +170,14 @@ impl DeskConfig {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {} (run `madoguchi desk init` first)", path.display()))?;
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    fn client(&self) -> anyhow::Result<desk::SyncClient> {
+        let ca = match &self.counter_ca {
+            Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+            None => None,
+        };
+        Ok(desk::SyncClient::with_ca(&self.counter_url, ca.as_deref())?)
     }
 
     fn database(&self, dir: &Path) -> String {
@@ -318,19 +330,20 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
             let outcome =
                 desk::ceremony::create_desk_key(&desk.keys_dir(), &export, &tenant, &desk_id, &pass, desk.params())?;
-            let config = DeskConfig { tenant: tenant.clone(), desk_id: desk_id.clone(), counter_url, database: None };
+            let config = DeskConfig {
+                tenant: tenant.clone(),
+                desk_id: desk_id.clone(),
+                counter_url,
+                database: None,
+                counter_ca: None,
+            };
             let path = desk.desk_dir.join("desk.toml");
             std::fs::write(&path, toml::to_string(&config)?).with_context(|| format!("writing {}", path.display()))?;
             print_outcome(&format!("Created desk {desk_id} for tenant {tenant}."), &outcome);
         }
         DeskCommand::Sync { desk } => {
             let (config, ring, store) = open_desk(&desk).await?;
-            let app = desk::web::DeskApp::new(
-                store.clone(),
-                ring,
-                desk::SyncClient::new(&config.counter_url)?,
-                Default::default(),
-            );
+            let app = desk::web::DeskApp::new(store.clone(), ring, config.client()?, Default::default());
             let (report, pushed) = app.sync_once().await?;
             println!(
                 "synced: {} new records ({} pulled in {} pages); {} status changes pushed; {} records on this desk",
@@ -355,7 +368,7 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
                 sync_interval: std::time::Duration::from_secs(sync_secs.max(1)),
                 ..Default::default()
             };
-            let app = desk::web::DeskApp::new(store, ring, desk::SyncClient::new(&config.counter_url)?, settings);
+            let app = desk::web::DeskApp::new(store, ring, config.client()?, settings);
             tokio::spawn(std::sync::Arc::clone(&app).keep_in_sync());
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;

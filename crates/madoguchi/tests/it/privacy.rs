@@ -206,6 +206,16 @@ async fn a_full_round_trip_with_desk_and_mail_leaves_no_personal_data_on_the_cou
     }
     assert!(!counter_store.has_notify_address("aoba-city", receipt).await.unwrap());
 
+    // A copied desk database is unreadable too: its payloads, comments and
+    // messages are encrypted at rest.
+    let mut desk_files = Vec::new();
+    files_under(desk.path(), &mut desk_files);
+    for file in desk_files.iter().filter(|f| f.to_string_lossy().contains("desk.sqlite")) {
+        if let Some(encoding) = find_marker(&std::fs::read(file).unwrap()) {
+            panic!("the desk's {} holds the marker in plaintext ({encoding})", file.display());
+        }
+    }
+
     counter.kill().await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut files = Vec::new();
