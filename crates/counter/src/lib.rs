@@ -16,6 +16,7 @@
 pub mod demo;
 mod draft;
 mod error;
+mod ledger_api;
 pub mod notify;
 mod pages;
 mod security;
@@ -46,6 +47,8 @@ pub struct CounterSettings {
     pub hsts: bool,
     /// Status mails to residents; without it, no address is kept at all.
     pub notifier: Option<Arc<notify::Notifier>>,
+    /// The checkpoint verifier key (C2SP vkey), served at /ledger/key.
+    pub ledger_vkey: Option<String>,
 }
 
 impl Default for CounterSettings {
@@ -55,6 +58,7 @@ impl Default for CounterSettings {
             max_body_bytes: 1024 * 1024,
             hsts: true,
             notifier: None,
+            ledger_vkey: None,
         }
     }
 }
@@ -80,7 +84,8 @@ impl Counter {
 
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
-        security::wrap(pages::routes().merge(sync::routes()), &self.settings).with_state(Arc::clone(self))
+        security::wrap(pages::routes().merge(sync::routes()).merge(ledger_api::routes()), &self.settings)
+            .with_state(Arc::clone(self))
     }
 }
 

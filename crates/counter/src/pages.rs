@@ -580,6 +580,7 @@ async fn submit(
             inquiry_secret => display_secret(&secret),
             received_at => format_jst(accepted.received_at, lang),
             record_hash => accepted.record_sha256,
+            ledger_index => accepted.ledger_index,
         }
     };
     Ok(html(StatusCode::OK, counter.pages.render("receipt.html", ctx)?))

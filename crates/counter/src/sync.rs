@@ -274,7 +274,7 @@ async fn push_status(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let applied = counter.store.apply_status_changes(&desk.tenant_id, &changes).await?;
+    let applied = counter.store.apply_status_changes(&desk, &changes).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, pushed = changes.len(), applied, "desk status push");
     Ok(Json(StatusPushed { applied }))
 }

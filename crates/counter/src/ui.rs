@@ -37,6 +37,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("record_hash", "受付記録のハッシュ値", "Hash of the sealed record"),
     ("record_hash_note", "送信内容は暗号化され、担当課以外は読むことができません。", "What you sent was encrypted; only the responsible office can read it."),
     ("form_name", "申請名", "Application"),
+    ("ledger_index", "受付台帳の記録番号", "Ledger entry"),
+    ("ledger_note", "受付の記録は改ざんを検出できる台帳に登録されています。記録番号のリンクから、台帳に含まれていることの証明を確認できます。", "This receipt is entered in a tamper-evident ledger; the link shows the proof that it is included."),
     ("status_heading", "申請状況の確認", "Check the status of an application"),
     ("status_lead", "受付完了画面に表示された問合せ番号と確認キーを入力してください。", "Enter the inquiry number and access key shown when your application was received."),
     ("status_check", "確認する", "Check"),

@@ -90,6 +90,13 @@ pub struct ServeArgs {
     #[arg(long, env = "MADOGUCHI_NOTIFY_KEY_FILE", value_name = "FILE")]
     notify_key_file: Option<PathBuf>,
 
+    /// Seconds between signed ledger checkpoints. Default: 60
+    #[arg(long, env = "MADOGUCHI_CHECKPOINT_SECS", value_name = "SECONDS")]
+    checkpoint_secs: Option<u64>,
+
+    #[command(flatten)]
+    ledger: LedgerArgs,
+
     /// Log format on standard error. Default: text
     #[arg(long, env = "MADOGUCHI_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -111,7 +118,68 @@ struct ConfigFile {
     mail_from: Option<String>,
     public_url: Option<String>,
     notify_key_file: Option<PathBuf>,
+    checkpoint_secs: Option<u64>,
+    ledger_key_file: Option<PathBuf>,
+    ledger_origin: Option<String>,
     log_format: Option<LogFormat>,
+}
+
+/// The key that signs ledger checkpoints, and the log's name.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    /// The Ed25519 seed that signs ledger checkpoints. Keep it outside the
+    /// data directory and its backups: whoever holds it could sign a
+    /// rewritten log. Created on first start. Default: DATA_DIR/ledger.key
+    #[arg(long, env = "MADOGUCHI_LEDGER_KEY_FILE", value_name = "FILE")]
+    ledger_key_file: Option<PathBuf>,
+    /// The log's origin line in checkpoints. Default: madoguchi.ledger
+    #[arg(long, env = "MADOGUCHI_LEDGER_ORIGIN", value_name = "NAME")]
+    ledger_origin: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    pub key_file: PathBuf,
+    pub origin: String,
+}
+
+impl LedgerArgs {
+    fn resolve(self, file: &ConfigFile, data_dir: &Path) -> LedgerConfig {
+        LedgerConfig {
+            key_file: self
+                .ledger_key_file
+                .or(file.ledger_key_file.clone())
+                .unwrap_or_else(|| data_dir.join("ledger.key")),
+            origin: self.ledger_origin.or(file.ledger_origin.clone()).unwrap_or_else(|| "madoguchi.ledger".into()),
+        }
+    }
+}
+
+impl LedgerConfig {
+    /// The checkpoint signer, its key created on first use.
+    pub fn signer(&self) -> anyhow::Result<ledger::CheckpointSigner> {
+        let seed = load_or_create_secret(&self.key_file)?;
+        ledger::CheckpointSigner::from_bytes(&self.origin, &seed)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.key_file.display()))
+    }
+}
+
+/// `--config` and the store's locations plus the ledger key: what the
+/// operator's ledger commands need.
+#[derive(Debug, Args)]
+pub struct LedgerStoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+impl LedgerStoreArgs {
+    pub fn resolve(self) -> anyhow::Result<(StoreConfig, LedgerConfig)> {
+        let (file, store) = self.store.resolve()?;
+        let ledger = self.ledger.resolve(&file, &store.data_dir);
+        Ok((store, ledger))
+    }
 }
 
 /// The counter's state locations, resolved.
@@ -179,6 +247,8 @@ pub struct ServeConfig {
     pub mail_from: String,
     pub public_url: String,
     pub notify_key_file: PathBuf,
+    pub checkpoint_secs: u64,
+    pub ledger: LedgerConfig,
     pub log_format: LogFormat,
 }
 
@@ -190,6 +260,7 @@ impl ServeConfig {
             bail!("draft_ttl_secs: must be at least 1 second");
         }
         let data_dir = store.data_dir.clone();
+        let ledger = args.ledger.resolve(&file, &data_dir);
         let smtp = match args.smtp.or(file.smtp) {
             None => None,
             Some(text) => {
@@ -213,6 +284,8 @@ impl ServeConfig {
             demo: args.demo.or(file.demo).unwrap_or(true),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
             draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),
+            checkpoint_secs: args.checkpoint_secs.or(file.checkpoint_secs).unwrap_or(60).max(1),
+            ledger,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         })
     }

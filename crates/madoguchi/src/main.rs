@@ -8,6 +8,7 @@
 
 mod config;
 mod keys;
+mod ledger_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ enum Command {
     /// The desk: the municipality's back office (set-up and sync).
     #[command(subcommand)]
     Desk(keys::DeskCommand),
+    /// The tamper-evident ledger: verify it, sign a checkpoint.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
 }
 
 #[derive(Subcommand)]
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Form(FormCommand::Check { files }) => return form_check(&files),
         Command::Keys(command) => run_async(keys::keys(command)),
         Command::Desk(command) => run_async(keys::desk_command(command)),
+        Command::Ledger(command) => return ledger_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,7 +111,7 @@ fn form_check(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MADOGUCHI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -150,7 +155,21 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(notifier) = &notifier {
         tokio::spawn(std::sync::Arc::clone(notifier).run(store.clone(), std::time::Duration::from_secs(2)));
     }
+    let signer = config.ledger.signer()?;
+    let ledger_vkey = Some(signer.verifier().to_vkey());
+    {
+        let (store, origin, every) = (store.clone(), config.ledger.origin.clone(), config.checkpoint_secs);
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = store.checkpoint(&signer, &origin).await {
+                    tracing::warn!(error = %err, "could not write a ledger checkpoint; will retry");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+            }
+        });
+    }
     let settings = counter::CounterSettings {
+        ledger_vkey,
         notifier,
         hsts: config.hsts,
         draft_ttl: std::time::Duration::from_secs(config.draft_ttl_secs),

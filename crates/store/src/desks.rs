@@ -44,6 +44,14 @@ pub struct StatusChange {
 impl Store {
     /// Registers a desk for a tenant, or replaces its key.
     pub async fn register_desk(&self, desk_id: &str, tenant: &str, public_key: &str, fingerprint: &str) -> Result<()> {
+        self.record_event(&crate::ledger::event(
+            ledger::EventKind::KeyEvent,
+            "operator:cli",
+            Some(tenant),
+            Some(&format!("desk {desk_id}")),
+            &format!("desk key registered {fingerprint}"),
+        ))
+        .await?;
         if self.tenant(tenant).await?.is_none() {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
@@ -148,6 +156,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO desk_pulls (desk_id, tenant_id, pulled_at, source, after_year, after_seq, record_count)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -159,8 +168,20 @@ impl Store {
         .bind(after.year)
         .bind(after.seq)
         .bind(records.len() as i64)
-        .execute(&self.db)
+        .execute(&mut *tx)
         .await?;
+        if !records.is_empty() {
+            let mut pull = crate::ledger::event(
+                ledger::EventKind::DeskPull,
+                &format!("desk:{}", desk.desk_id),
+                Some(&desk.tenant_id),
+                Some(&format!("after {after}")),
+                &format!("{} records", records.len()),
+            );
+            pull.source = Some(source.to_owned());
+            crate::ledger::append(&mut tx, &pull).await?;
+        }
+        tx.commit().await?;
         Ok(records)
     }
 
@@ -176,7 +197,8 @@ impl Store {
     /// Applies status changes from a desk of `tenant`; a change older than
     /// the one already applied is ignored, so pushing twice is harmless.
     /// Returns how many submissions changed.
-    pub async fn apply_status_changes(&self, tenant: &str, changes: &[StatusChange]) -> Result<u64> {
+    pub async fn apply_status_changes(&self, desk: &Desk, changes: &[StatusChange]) -> Result<u64> {
+        let tenant = desk.tenant_id.as_str();
         let mut changed = 0;
         let mut tx = self.db.begin().await?;
         for change in changes {
@@ -195,6 +217,15 @@ impl Store {
             .await?;
             changed += done.rows_affected();
             if done.rows_affected() == 1 {
+                let receipt = change.receipt.to_string();
+                let event = crate::ledger::event(
+                    ledger::EventKind::StatusChange,
+                    &format!("desk:{}", desk.desk_id),
+                    Some(tenant),
+                    Some(&receipt),
+                    change.status.as_str(),
+                );
+                crate::ledger::append(&mut tx, &event).await?;
                 // A mail for the resident, if they left an address.
                 sqlx::query(
                     "INSERT INTO mail_outbox (tenant_id, receipt_year, receipt_seq, changed_at, status, created_at)

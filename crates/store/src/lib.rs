@@ -16,11 +16,13 @@
 mod db;
 mod desks;
 mod forms;
+mod ledger;
 mod outbox;
 mod submissions;
 mod tenants;
 mod vault;
 
+pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerReport};
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
@@ -65,6 +67,7 @@ pub struct Store {
     db: AnyPool,
     engine: Engine,
     vault: Vault,
+    ledger_tree: self::ledger::TreeCache,
 }
 
 impl Store {
@@ -74,7 +77,7 @@ impl Store {
     pub async fn open(database_url: &str, vault: Vault) -> Result<Store> {
         let (db, engine) = db::connect(database_url).await?;
         db::MIGRATOR.run(&db).await?;
-        Ok(Store { db, engine, vault })
+        Ok(Store { db, engine, vault, ledger_tree: Default::default() })
     }
 
     pub fn engine(&self) -> Engine {

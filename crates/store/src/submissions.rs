@@ -168,6 +168,8 @@ pub struct Acceptance {
     pub received_at: i64,
     /// True when this draft had already been accepted: nothing new was written.
     pub duplicate: bool,
+    /// The ledger leaf that records this submission.
+    pub ledger_index: i64,
 }
 
 /// What a status lookup shows: no resident data.
@@ -271,13 +273,40 @@ impl Store {
             Err(err) => return Err(err.into()),
         }
         self.vault.put("records", &bytes).await?;
+        // Last, so the ledger's global lock is held only for the commit.
+        let event = ledger::Event {
+            kind: ledger::EventKind::Submission,
+            at: now.unix_timestamp(),
+            actor: "resident".into(),
+            tenant: Some(intake.tenant.to_owned()),
+            source: None,
+            subject: Some(receipt.to_string()),
+            detail: record_sha256.clone(),
+        };
+        let ledger_index = crate::ledger::append(&mut tx, &event).await?;
+        sqlx::query(
+            "UPDATE submissions SET ledger_index = $1 WHERE tenant_id = $2 AND receipt_year = $3 AND receipt_seq = $4",
+        )
+        .bind(ledger_index)
+        .bind(intake.tenant)
+        .bind(year)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(Acceptance { receipt, inquiry, record_sha256, received_at: now.unix_timestamp(), duplicate: false })
+        Ok(Acceptance {
+            receipt,
+            inquiry,
+            record_sha256,
+            received_at: now.unix_timestamp(),
+            duplicate: false,
+            ledger_index,
+        })
     }
 
     async fn accepted_draft(&self, draft_sha256: &str) -> Result<Option<Acceptance>> {
         let row = sqlx::query(
-            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at FROM submissions
+            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at, ledger_index FROM submissions
              WHERE draft_sha256 = $1",
         )
         .bind(draft_sha256)
@@ -290,6 +319,7 @@ impl Store {
                 record_sha256: row.try_get("record_sha256")?,
                 received_at: row.try_get("received_at")?,
                 duplicate: true,
+                ledger_index: row.try_get::<Option<i64>, _>("ledger_index")?.unwrap_or(-1),
             })
         })
         .transpose()

@@ -112,7 +112,7 @@ impl Store {
         if self.tenant(tenant).await?.is_none() {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO tenant_keys (tenant_id, key_id, public_key, generation, added_at)
              SELECT $1, $2, $3, COALESCE(MAX(generation), 0) + 1, $4 FROM tenant_keys WHERE tenant_id = $1
              ON CONFLICT (tenant_id, key_id) DO NOTHING",
@@ -123,6 +123,16 @@ impl Store {
         .bind(now_unix())
         .execute(&self.db)
         .await?;
+        if done.rows_affected() == 1 {
+            self.record_event(&crate::ledger::event(
+                ledger::EventKind::KeyEvent,
+                "operator:cli",
+                Some(tenant),
+                Some("tenant key"),
+                &format!("tenant key added {}", key.id()),
+            ))
+            .await?;
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@ mod desk;
 mod desk_store;
 mod durability;
 mod form_cli;
+mod ledger;
 mod privacy;
 mod resident;
 mod sealing;
