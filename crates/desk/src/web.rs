@@ -466,16 +466,10 @@ async fn inbox(State(app): Shared, headers: HeaderMap, Query(q): Query<InboxQuer
     for (form_id, count) in app.store.form_counts().await? {
         forms.push(context! { id => form_id.clone(), title => form_title(&app, &form_id, None, lang).await, count });
     }
-    let statuses: Vec<_> = [
-        SubmissionStatus::Received,
-        SubmissionStatus::InReview,
-        SubmissionStatus::Completed,
-        SubmissionStatus::Returned,
-        SubmissionStatus::Rejected,
-    ]
-    .into_iter()
-    .map(|s| context! { value => s.as_str(), label => status_label(s, lang) })
-    .collect();
+    let statuses: Vec<_> = SubmissionStatus::ALL
+        .into_iter()
+        .map(|s| context! { value => s.as_str(), label => status_label(s, lang) })
+        .collect();
     let ctx = context! {
         ..base(&app, lang, Some(&session)),
         ..context! {
@@ -557,6 +551,24 @@ async fn record_page(
     Ok(app.render("record.html", ctx))
 }
 
+/// What every POST on a record checks first: a session, its CSRF token,
+/// and a well-formed 到達番号. `Err` is the answer to give instead.
+async fn record_action(
+    app: &DeskApp,
+    headers: &HeaderMap,
+    receipt: &str,
+    form: &BTreeMap<String, String>,
+) -> Result<Result<(Session, ReceiptNumber), Response>, WebError> {
+    let Some(session) = session(app, headers).await? else { return Ok(Err(Redirect::to("/login").into_response())) };
+    if !csrf_ok(&session, form) {
+        return Ok(Err(csrf_refused()));
+    }
+    match parse_receipt(receipt) {
+        Some(receipt) => Ok(Ok((session, receipt))),
+        None => Ok(Err((StatusCode::NOT_FOUND, "not found").into_response())),
+    }
+}
+
 fn back_to(receipt: ReceiptNumber) -> Response {
     Redirect::to(&format!("/records/{receipt}")).into_response()
 }
@@ -567,12 +579,9 @@ async fn change_status(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
-    let Some(receipt) = parse_receipt(&receipt) else {
-        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+        Ok(gate) => gate,
+        Err(refused) => return Ok(refused),
     };
     let Some(to) = form.get("status").and_then(|s| SubmissionStatus::parse(s)) else {
         return Ok((StatusCode::BAD_REQUEST, "bad status").into_response());
@@ -602,12 +611,9 @@ async fn comment(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
-    let Some(receipt) = parse_receipt(&receipt) else {
-        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+        Ok(gate) => gate,
+        Err(refused) => return Ok(refused),
     };
     let body = form.get("body").map(|b| b.trim()).unwrap_or("");
     if !body.is_empty() {
@@ -622,12 +628,9 @@ async fn assign(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
-    let Some(receipt) = parse_receipt(&receipt) else {
-        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+        Ok(gate) => gate,
+        Err(refused) => return Ok(refused),
     };
     let to = form.get("login").map(String::as_str).filter(|l| !l.is_empty());
     if let Some(login) = to {

@@ -107,16 +107,17 @@ impl SubmissionStatus {
         }
     }
 
+    /// Every status, in workflow order.
+    pub const ALL: [SubmissionStatus; 5] = [
+        SubmissionStatus::Received,
+        SubmissionStatus::InReview,
+        SubmissionStatus::Completed,
+        SubmissionStatus::Returned,
+        SubmissionStatus::Rejected,
+    ];
+
     pub fn parse(s: &str) -> Option<SubmissionStatus> {
-        [
-            SubmissionStatus::Received,
-            SubmissionStatus::InReview,
-            SubmissionStatus::Completed,
-            SubmissionStatus::Returned,
-            SubmissionStatus::Rejected,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
     pub fn label_ja(self) -> &'static str {

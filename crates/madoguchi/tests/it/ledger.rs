@@ -122,46 +122,28 @@ async fn tampering_with_any_ledger_row_is_detected(engine: Engine) {
     assert!(verify(&counter).0);
 
     // 3. Two rows swapped.
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = -1 WHERE leaf_index = $1")
-        .bind(target)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = $1 WHERE leaf_index = $2")
-        .bind(target)
-        .bind(target + 1)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = $1 WHERE leaf_index = -1")
-        .bind(target + 1)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    swap(&mut db, target, target + 1).await;
     let (ok, said) = verify(&counter);
     assert!(!ok && said.contains("checkpoint"), "{said}");
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = -1 WHERE leaf_index = $1")
-        .bind(target)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = $1 WHERE leaf_index = $2")
-        .bind(target)
-        .bind(target + 1)
-        .execute(&mut db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE ledger_leaves SET leaf_index = $1 WHERE leaf_index = -1")
-        .bind(target + 1)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    swap(&mut db, target, target + 1).await;
     assert!(verify(&counter).0);
 
     // 4. A row deleted.
     sqlx::query("DELETE FROM ledger_leaves WHERE leaf_index = $1").bind(target).execute(&mut db).await.unwrap();
     let (ok, said) = verify(&counter);
     assert!(!ok && said.contains(&format!("leaf {target}")) && said.contains("gap"), "{said}");
+}
+
+/// Swaps two rows' places in the log.
+async fn swap(db: &mut sqlx::AnyConnection, a: i64, b: i64) {
+    for (from, to) in [(a, -1), (b, a), (-1, b)] {
+        sqlx::query("UPDATE ledger_leaves SET leaf_index = $2 WHERE leaf_index = $1")
+            .bind(from)
+            .bind(to)
+            .execute(&mut *db)
+            .await
+            .unwrap();
+    }
 }
 
 async fn restore(db: &mut sqlx::AnyConnection, index: i64, row: &(String, String)) {
