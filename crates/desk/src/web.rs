@@ -14,6 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use forms::{FormDefinition, Lang};
+use futures::StreamExt as _;
 use minijinja::{context, Environment};
 use serde::Deserialize;
 use store::{ReceiptNumber, SubmissionStatus};
@@ -728,5 +729,3 @@ async fn export(State(app): Shared, headers: HeaderMap, Query(q): Query<ExportQu
     }
     Ok(response)
 }
-
-use futures::StreamExt as _;
