@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/desk/v1/records"),
     ("GET", "/api/desk/v1/forms/{form}/{version}"),
     ("POST", "/api/desk/v1/status"),
+    ("POST", "/api/desk/v1/events"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<Counter>> {
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/api/desk/v1/records", get(records))
         .route("/api/desk/v1/forms/{form}/{version}", get(form_version))
         .route("/api/desk/v1/status", post(push_status))
+        .route("/api/desk/v1/events", post(push_events))
 }
 
 /// API failures: a status and a short English reason, never more.
@@ -277,6 +279,75 @@ async fn push_status(
     let applied = counter.store.apply_status_changes(&desk, &changes).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, pushed = changes.len(), applied, "desk status push");
     Ok(Json(StatusPushed { applied }))
+}
+
+/// Something a desk logged (a staff member's view, export, sign-in …),
+/// to be entered in the ledger. Never content: ids, actions, counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeskEvent {
+    /// The desk's own sequence number, rising by one per event.
+    pub seq: i64,
+    pub at: i64,
+    /// "staff:LOGIN"
+    pub actor: String,
+    /// view | export | login | login-failed | login-refused | enrolled | status | comment | assign
+    pub action: String,
+    /// The 到達番号 concerned, if any.
+    pub subject: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct EventPush {
+    pub events: Vec<DeskEvent>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct EventsEntered {
+    /// The highest sequence number the ledger now holds for this desk.
+    pub last_seq: i64,
+    pub entered: u64,
+}
+
+async fn push_events(
+    State(counter): State<Arc<Counter>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<EventsEntered>, ApiError> {
+    let (desk, body) = authenticate(&counter, &method, &uri, &headers, body).await?;
+    let push: EventPush =
+        serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad event push"))?;
+    let mut events = Vec::with_capacity(push.events.len());
+    for e in &push.events {
+        if !e.actor.starts_with("staff:") {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "events are made by staff"));
+        }
+        let kind = match e.action.as_str() {
+            "view" => ledger::EventKind::RecordView,
+            "export" => ledger::EventKind::Export,
+            "login" => ledger::EventKind::Login,
+            "login-failed" | "login-refused" => ledger::EventKind::LoginFailed,
+            "enrolled" => ledger::EventKind::SecondFactorChange,
+            "status" | "comment" | "assign" => ledger::EventKind::AdminAction,
+            _ => return Err(ApiError(StatusCode::BAD_REQUEST, "unknown event action")),
+        };
+        let event = ledger::Event {
+            kind,
+            at: e.at,
+            actor: e.actor.clone(),
+            tenant: Some(desk.tenant_id.clone()),
+            source: Some(format!("desk:{} via {}", desk.desk_id, peer.ip())),
+            subject: e.subject.clone(),
+            detail: format!("{} {}", e.action, e.detail).trim_end().to_owned(),
+        };
+        events.push((e.seq, event));
+    }
+    let (last_seq, entered) = counter.store.enter_desk_events(&desk, &events).await?;
+    tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, entered, last_seq, "desk events entered in the ledger");
+    Ok(Json(EventsEntered { last_seq, entered }))
 }
 
 #[cfg(test)]

@@ -209,17 +209,64 @@ impl DeskStore {
         receipt: Option<ReceiptNumber>,
         detail: &str,
     ) -> Result<()> {
+        let now = now_unix();
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO access_log (at, actor, action, receipt_year, receipt_seq, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(now_unix())
+        .bind(now)
         .bind(actor)
         .bind(action)
         .bind(receipt.map(|r| r.year))
         .bind(receipt.map(|r| r.seq))
         .bind(detail)
-        .execute(&self.db)
+        .execute(&mut *tx)
         .await?;
+        // The same event, numbered, for the counter's ledger.
+        let seq: i64 = sqlx::query("UPDATE event_sequence SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>("next_seq")?
+            - 1;
+        sqlx::query(
+            "INSERT INTO event_outbox (seq, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(now)
+        .bind(format!("staff:{actor}"))
+        .bind(action)
+        .bind(receipt.map(|r| r.to_string()))
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Events not yet acknowledged by the counter, oldest first.
+    pub async fn pending_events(&self, limit: i64) -> Result<Vec<counter::sync::DeskEvent>> {
+        let rows =
+            sqlx::query("SELECT seq, at, actor, action, subject, detail FROM event_outbox ORDER BY seq LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.db)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(counter::sync::DeskEvent {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    subject: r.try_get("subject")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets events the counter has entered (up to and including `seq`).
+    pub async fn events_acknowledged(&self, seq: i64) -> Result<()> {
+        sqlx::query("DELETE FROM event_outbox WHERE seq <= $1").bind(seq).execute(&self.db).await?;
         Ok(())
     }
 

@@ -145,6 +145,27 @@ impl SyncClient {
         store.put_form(form_id, version, &text.definition).await
     }
 
+    /// Sends the desk's logged events to the counter's ledger until none
+    /// are left; returns how many the counter entered.
+    pub async fn push_events(&self, keys: &KeyRing, store: &DeskStore) -> Result<u64> {
+        let mut entered = 0;
+        loop {
+            let events = store.pending_events(500).await?;
+            if events.is_empty() {
+                return Ok(entered);
+            }
+            let body = serde_json::to_vec(&counter::sync::EventPush { events })
+                .map_err(|e| DeskError::Counter(e.to_string()))?;
+            let answer: counter::sync::EventsEntered =
+                self.signed(keys, reqwest::Method::POST, "/api/desk/v1/events", body).await?;
+            store.events_acknowledged(answer.last_seq).await?;
+            entered += answer.entered;
+            if answer.entered == 0 {
+                return Ok(entered);
+            }
+        }
+    }
+
     /// Pushes status changes (no content, only state) to the counter.
     pub async fn push_status(&self, keys: &KeyRing, push: &StatusPush) -> Result<u64> {
         let body = serde_json::to_vec(push).map_err(|e| DeskError::Counter(e.to_string()))?;

@@ -113,6 +113,7 @@ impl DeskApp {
     pub async fn sync_once(&self) -> crate::Result<(crate::SyncReport, u64)> {
         let report = self.client.sync(&self.keys, &self.store).await?;
         let pushed = self.push_pending().await?;
+        self.client.push_events(&self.keys, &self.store).await?;
         Ok((report, pushed))
     }
 

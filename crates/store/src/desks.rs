@@ -185,6 +185,46 @@ impl Store {
         Ok(records)
     }
 
+    /// Enters a desk's events in the ledger, each sequence number once and
+    /// in order (a resend after a cut connection adds nothing). Returns the
+    /// last sequence number held and how many were entered now.
+    pub async fn enter_desk_events(&self, desk: &Desk, events: &[(i64, ledger::Event)]) -> Result<(i64, u64)> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO desk_event_cursor (desk_id, last_seq) VALUES ($1, 0) ON CONFLICT (desk_id) DO NOTHING",
+        )
+        .bind(&desk.desk_id)
+        .execute(&mut *tx)
+        .await?;
+        // Locks the desk's cursor row to commit: one push at a time per desk.
+        let mut last: i64 =
+            sqlx::query("UPDATE desk_event_cursor SET last_seq = last_seq WHERE desk_id = $1 RETURNING last_seq")
+                .bind(&desk.desk_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("last_seq")?;
+        let mut entered = 0;
+        for (seq, event) in events {
+            if *seq != last + 1 {
+                // Already entered, or a gap: stop and let the desk resend from `last`.
+                if *seq <= last {
+                    continue;
+                }
+                break;
+            }
+            crate::ledger::append(&mut tx, event).await?;
+            last = *seq;
+            entered += 1;
+        }
+        sqlx::query("UPDATE desk_event_cursor SET last_seq = $2 WHERE desk_id = $1")
+            .bind(&desk.desk_id)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((last, entered))
+    }
+
     /// How many pulls a desk made and how many records they carried.
     pub async fn desk_pull_totals(&self, desk_id: &str) -> Result<(i64, i64)> {
         let row = sqlx::query("SELECT COUNT(*) AS pulls, CAST(COALESCE(SUM(record_count), 0) AS BIGINT) AS records FROM desk_pulls WHERE desk_id = $1")

@@ -488,6 +488,28 @@ async fn staff_work_a_record_on_the_desk_and_the_resident_sees_the_result() {
     for expected in ["enrolled", "login", "view", "status", "comment", "assign", "export"] {
         assert!(actions.contains(&expected), "{expected} not logged: {actions:?}");
     }
+
+    // Each of those also went to the counter's tamper-evident ledger, with
+    // who did it, on the next sync.
+    let csrf = staff.csrf().await;
+    staff.post("/sync", &[("_csrf", &csrf)]).await;
+    let leaves = counter.store().await.ledger_entries(0, 10_000).await.unwrap();
+    let by_tanaka: Vec<_> = leaves.iter().filter(|l| l.event.actor == "staff:tanaka").collect();
+    for kind in [
+        ledger::EventKind::RecordView,
+        ledger::EventKind::Export,
+        ledger::EventKind::Login,
+        ledger::EventKind::AdminAction,
+    ] {
+        assert!(by_tanaka.iter().any(|l| l.event.kind == kind), "{kind:?} of tanaka not in the ledger");
+    }
+    let view = by_tanaka.iter().find(|l| l.event.kind == ledger::EventKind::RecordView).unwrap();
+    assert_eq!(view.event.subject.as_deref(), Some(sent.receipt_number.as_str()));
+    assert_eq!(view.event.tenant.as_deref(), Some("sakura-town"));
+    let entered = by_tanaka.len();
+    staff.post("/sync", &[("_csrf", &csrf)]).await;
+    let again = counter.store().await.ledger_entries(0, 10_000).await.unwrap();
+    assert_eq!(again.iter().filter(|l| l.event.actor == "staff:tanaka").count(), entered, "each event is entered once");
 }
 
 #[test]
