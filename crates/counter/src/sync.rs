@@ -290,7 +290,7 @@ pub struct DeskEvent {
     pub at: i64,
     /// "staff:LOGIN"
     pub actor: String,
-    /// view | export | login | login-failed | login-refused | enrolled | status | comment | assign
+    /// view | export | login | login-failed | login-refused | enrolled | status | comment | assign | unlock
     pub action: String,
     /// The 到達番号 concerned, if any.
     pub subject: Option<String>,
@@ -331,7 +331,7 @@ async fn push_events(
             "login" => ledger::EventKind::Login,
             "login-failed" | "login-refused" => ledger::EventKind::LoginFailed,
             "enrolled" => ledger::EventKind::SecondFactorChange,
-            "status" | "comment" | "assign" => ledger::EventKind::AdminAction,
+            "status" | "comment" | "assign" | "unlock" => ledger::EventKind::AdminAction,
             _ => return Err(ApiError(StatusCode::BAD_REQUEST, "unknown event action")),
         };
         let event = ledger::Event {

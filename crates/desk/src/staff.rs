@@ -11,9 +11,13 @@ use crate::keyring::KeyRing;
 use crate::store::DeskStore;
 use crate::{now_unix, DeskError, Result};
 
-/// Failed logins before an account is locked, and for how long.
+/// Failed logins (counted per account, from any address) before the
+/// account locks. The lock holds until someone lifts it
+/// (`madoguchi desk unlock-staff`): a thief trying passwords from many
+/// addresses gets five guesses in all.
 pub const LOCK_AFTER_FAILURES: i64 = 5;
-pub const LOCK_SECS: i64 = 15 * 60;
+/// `locked_until` of a lock that only a person lifts.
+const LOCKED_UNTIL_LIFTED: i64 = i64::MAX;
 /// How long an enrolment code from `madoguchi desk add-staff` stays valid.
 pub const ENROLMENT_SECS: i64 = 72 * 3600;
 
@@ -230,7 +234,7 @@ impl DeskStore {
 
     /// Password and TOTP together. Failures count per account, whatever
     /// the source address; after [`LOCK_AFTER_FAILURES`] the account locks
-    /// for [`LOCK_SECS`].
+    /// until [`DeskStore::unlock_staff`].
     pub async fn login(
         &self,
         keys: &KeyRing,
@@ -273,11 +277,24 @@ impl DeskStore {
         )
         .bind(login)
         .bind(LOCK_AFTER_FAILURES)
-        .bind(now_unix() + LOCK_SECS)
+        .bind(LOCKED_UNTIL_LIFTED)
         .execute(self.db())
         .await?;
         self.log_access(login, "login-failed", None, "").await?;
         Ok(Err(LoginRefused::WrongCredentials))
+    }
+
+    /// Lifts a lock (after someone checked why it happened); logged with
+    /// who lifted it. False when there is no such account.
+    pub async fn unlock_staff(&self, login: &str, by: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE login = $1")
+            .bind(login)
+            .execute(self.db())
+            .await?;
+        if done.rows_affected() == 1 {
+            self.log_access(by, "unlock", None, login).await?;
+        }
+        Ok(done.rows_affected() == 1)
     }
 
     /// Starts a session; returns (cookie value, CSRF token).

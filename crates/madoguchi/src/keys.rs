@@ -131,6 +131,17 @@ pub enum DeskCommand {
         #[command(flatten)]
         desk: DeskDirArgs,
     },
+    /// Lift the lock on a staff account (after five failed sign-ins from
+    /// anywhere), once you know why it happened. Logged, with your name.
+    UnlockStaff {
+        #[arg(long)]
+        login: String,
+        /// Who lifts the lock (your own login id).
+        #[arg(long)]
+        by: String,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+    },
     /// Serve the desk's web UI for staff, and keep in sync with the counter.
     Serve {
         #[command(flatten)]
@@ -360,6 +371,14 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             let code = store.add_staff(&login, &name).await?;
             println!("Staff account {login} ({name}). Enrolment code (valid 72 hours, once):");
             println!("    {code}");
+        }
+        DeskCommand::UnlockStaff { login, by, desk } => {
+            let config = DeskConfig::load(&desk.desk_dir)?;
+            let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
+            if !store.unlock_staff(&login, &by).await? {
+                bail!("no staff account {login:?}");
+            }
+            println!("Unlocked {login} (by {by}).");
         }
         DeskCommand::Serve { desk, listen, sync_secs, secure_cookies } => {
             let (config, ring, store) = open_desk(&desk).await?;

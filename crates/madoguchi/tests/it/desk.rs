@@ -685,3 +685,56 @@ async fn an_export_of_100000_records_streams_in_bounded_memory() {
         "exported {RECORDS} records, {bytes} bytes in {total:?} (first byte after {first_byte_at:?}); desk peak memory grew {grown_kib} KiB"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_from_twenty_addresses_lock_the_account_until_someone_lifts_it() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "kawabe-village");
+    let server = desk.serve().await;
+    let staff = enrol_and_sign_in(&desk, &server, "ito").await;
+    drop(staff);
+    let port = server.url.rsplit(':').next().unwrap().to_owned();
+    // A thief with the right code but guessing passwords, one try from each
+    // of twenty addresses (127.0.0.2 … 127.0.0.21).
+    let attempt = |last_octet: u8, password: &'static str| {
+        let port = port.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, last_octet]))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            client
+                .post(format!("http://127.0.0.1:{port}/login"))
+                .form(&[("login", "ito"), ("password", password), ("totp", "000000")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for octet in 2..=21 {
+        assert_eq!(attempt(octet, "guess-guess-guess").await, 401);
+    }
+    let store = desk.store().await;
+    let log = store.access_log().await.unwrap();
+    let since_sign_in = log.iter().rposition(|(a, action, _)| a == "ito" && action == "login").unwrap() + 1;
+    let after: Vec<&str> =
+        log[since_sign_in..].iter().filter(|(a, _, _)| a == "ito").map(|(_, act, _)| act.as_str()).collect();
+    assert_eq!(after.iter().filter(|a| **a == "login-failed").count(), 5, "five guesses in all: {after:?}");
+    assert_eq!(
+        after.iter().filter(|a| **a == "login-refused").count(),
+        15,
+        "the other fifteen never reached the password"
+    );
+    // Locked: even the right password and a fresh code are refused now.
+    let keys = desk.unlock();
+    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456").await.unwrap();
+    assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::Locked);
+    // Until an administrator lifts the lock.
+    let out = desk.command(&["desk", "unlock-staff", "--login", "ito", "--by", "admin1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456").await.unwrap();
+    assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::WrongCredentials, "no longer locked");
+    assert!(store.access_log().await.unwrap().contains(&("admin1".into(), "unlock".into(), None)));
+}
