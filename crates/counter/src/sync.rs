@@ -290,7 +290,7 @@ pub struct DeskEvent {
     pub at: i64,
     /// "staff:LOGIN"
     pub actor: String,
-    /// view | export | login | login-failed | login-refused | enrolled | status | comment | assign | unlock
+    /// view | export | login | login-failed | login-refused | enrolled | status | comment | assign | unlock | sign-out-everywhere
     pub action: String,
     /// The 到達番号 concerned, if any.
     pub subject: Option<String>,
@@ -322,7 +322,7 @@ async fn push_events(
         serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad event push"))?;
     let mut events = Vec::with_capacity(push.events.len());
     for e in &push.events {
-        if !e.actor.starts_with("staff:") {
+        if !e.actor.starts_with("staff:") || e.action.is_empty() || e.action.len() > 64 {
             return Err(ApiError(StatusCode::BAD_REQUEST, "events are made by staff"));
         }
         let kind = match e.action.as_str() {
@@ -331,8 +331,12 @@ async fn push_events(
             "login" => ledger::EventKind::Login,
             "login-failed" | "login-refused" => ledger::EventKind::LoginFailed,
             "enrolled" => ledger::EventKind::SecondFactorChange,
-            "status" | "comment" | "assign" | "unlock" => ledger::EventKind::AdminAction,
-            _ => return Err(ApiError(StatusCode::BAD_REQUEST, "unknown event action")),
+            // Everything else staff do (status decisions, comments,
+            // assignments, unlocks, signing out everywhere, and actions a
+            // newer desk may add) is an administrative action: entered,
+            // never refused, so a desk can never be stuck with events the
+            // ledger will not take.
+            _ => ledger::EventKind::AdminAction,
         };
         let event = ledger::Event {
             kind,

@@ -337,6 +337,36 @@ impl DeskStore {
         Ok(self.staff(&login).await?.map(|staff| (staff, csrf)))
     }
 
+    /// A staff member's live sessions: (short id, created, last seen),
+    /// newest first. The short id is the start of the stored hash: enough
+    /// to tell sessions apart, useless as a cookie.
+    pub async fn sessions_of(&self, login: &str) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id_sha256, created_at, last_seen FROM sessions WHERE login = $1 ORDER BY created_at DESC",
+        )
+        .bind(login)
+        .fetch_all(self.db())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id_sha256")?;
+                Ok((id.chars().take(8).collect(), r.try_get("created_at")?, r.try_get("last_seen")?))
+            })
+            .collect()
+    }
+
+    /// Signs a staff member out everywhere; returns how many sessions ended.
+    pub async fn end_all_sessions(&self, login: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE login = $1").bind(login).execute(self.db()).await?;
+        self.log_access(login, "sign-out-everywhere", None, &done.rows_affected().to_string()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The short id (see [`DeskStore::sessions_of`]) of a session cookie.
+    pub fn short_session_id(cookie: &str) -> String {
+        sha256_hex(cookie).chars().take(8).collect()
+    }
+
     pub async fn end_session(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1").bind(sha256_hex(id)).execute(self.db()).await?;
         Ok(())

@@ -73,6 +73,7 @@ impl DeskApp {
             ("enrol.html", include_str!("templates/enrol.html")),
             ("inbox.html", include_str!("templates/inbox.html")),
             ("record.html", include_str!("templates/record.html")),
+            ("sessions.html", include_str!("templates/sessions.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");
@@ -89,6 +90,8 @@ impl DeskApp {
             .route("/", get(inbox))
             .route("/login", get(login_page).post(login))
             .route("/logout", post(logout))
+            .route("/sessions", get(sessions_page))
+            .route("/sessions/end-all", post(end_all_sessions))
             .route("/enrol", get(enrol_page).post(enrol))
             .route("/enrol/confirm", post(enrol_confirm))
             .route("/lang/{to}", get(switch_lang))
@@ -319,6 +322,39 @@ async fn logout(
     if let Some(id) = cookie(&headers, COOKIE) {
         app.store.end_session(id).await?;
     }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
+    Ok(response)
+}
+
+async fn sessions_page(State(app): Shared, headers: HeaderMap) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let current = cookie(&headers, COOKIE).map(DeskStore::short_session_id).unwrap_or_default();
+    let sessions: Vec<_> = app
+        .store
+        .sessions_of(&session.staff.login)
+        .await?
+        .into_iter()
+        .map(|(id, created, seen)| {
+            context! { id => id.clone(), created => format_jst(created), seen => format_jst(seen), current => id == current }
+        })
+        .collect();
+    let ctx = context! { ..base(&app, session.lang, Some(&session)), ..context! { sessions } };
+    Ok(app.render("sessions.html", ctx))
+}
+
+/// "Sign out everywhere": every session of this staff member ends, this
+/// one included.
+async fn end_all_sessions(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    app.store.end_all_sessions(&session.staff.login).await?;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
     Ok(response)

@@ -64,6 +64,12 @@ pub(crate) const STRINGS: &[(&str, &str, &str)] = &[
     ("assign", "担当を設定", "Assign"),
     ("record_hash", "封緘記録のハッシュ値", "Hash of the sealed record"),
     ("back_to_inbox", "受信箱へ戻る", "Back to the inbox"),
+    ("sessions", "サインイン中の端末", "Where you are signed in"),
+    ("session_started", "開始", "Started"),
+    ("session_seen", "最終操作", "Last active"),
+    ("this_session", "（この端末）", "(this browser)"),
+    ("end_all_sessions", "すべての端末からサインアウト", "Sign out everywhere"),
+    ("end_all_hint", "心当たりのない端末がある場合は、すべての端末からサインアウトし、管理者に連絡してください。", "If you see a session you do not recognise, sign out everywhere and tell your administrator."),
 ];
 
 #[cfg(test)]

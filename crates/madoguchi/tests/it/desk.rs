@@ -738,3 +738,30 @@ async fn wrong_passwords_from_twenty_addresses_lock_the_account_until_someone_li
     assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::WrongCredentials, "no longer locked");
     assert!(store.access_log().await.unwrap().contains(&("admin1".into(), "unlock".into(), None)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_where_they_are_signed_in_and_can_sign_out_everywhere() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "aoba-city");
+    let server = desk.serve().await;
+    let staff = enrol_and_sign_in(&desk, &server, "ogawa").await;
+    // The same account signed in on another machine.
+    let store = desk.store().await;
+    let (other, _) = store.create_session("ogawa").await.unwrap();
+    let (status, page) = staff.get("/sessions").await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("class=\"session\"").count(), 2, "{page}");
+    assert!(page.contains("この端末"));
+    let csrf = staff.csrf().await;
+    let (status, _) = staff.post("/sessions/end-all", &[("_csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    // Both are gone: this browser and the other machine.
+    let (status, _) = staff.get("/").await;
+    assert_eq!(status, 303, "signed out here");
+    assert!(store.session(&other, 3600, 86_400).await.unwrap().is_none(), "and there");
+    assert!(store.sessions_of("ogawa").await.unwrap().is_empty());
+    // The counter's ledger hears of it on the next sync.
+    assert!(desk.sync().contains("synced"));
+    let leaves = counter.store().await.ledger_entries(0, 10_000).await.unwrap();
+    assert!(leaves.iter().any(|l| l.event.actor == "staff:ogawa" && l.event.detail.starts_with("sign-out-everywhere")));
+}
