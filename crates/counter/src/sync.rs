@@ -117,6 +117,31 @@ async fn authenticate(
     Ok((desk, body))
 }
 
+/// A request signed by a registered desk: the extractor every API handler
+/// takes, so none can forget the check.
+pub(crate) struct SignedDesk {
+    desk: Desk,
+    body: bytes::Bytes,
+    uri: Uri,
+    /// The desk's address as the counter sees it.
+    source: String,
+}
+
+impl axum::extract::FromRequest<Arc<Counter>> for SignedDesk {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, counter: &Arc<Counter>) -> Result<Self, ApiError> {
+        let source = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let (parts, body) = req.into_parts();
+        let (desk, body) = authenticate(counter, &parts.method, &parts.uri, &parts.headers, body).await?;
+        Ok(SignedDesk { desk, body, uri: parts.uri, source })
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub struct WhoAmI {
     pub desk_id: String,
@@ -124,14 +149,7 @@ pub struct WhoAmI {
     pub fingerprint: String,
 }
 
-async fn whoami(
-    State(counter): State<Arc<Counter>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<WhoAmI>, ApiError> {
-    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
+async fn whoami(SignedDesk { desk, .. }: SignedDesk) -> Result<Json<WhoAmI>, ApiError> {
     Ok(Json(WhoAmI { desk_id: desk.desk_id, tenant: desk.tenant_id, fingerprint: desk.fingerprint }))
 }
 
@@ -167,13 +185,8 @@ struct PageQuery {
 
 async fn records(
     State(counter): State<Arc<Counter>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    SignedDesk { desk, uri, source, .. }: SignedDesk,
 ) -> Result<Json<RecordPage>, ApiError> {
-    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
     let query: PageQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad query"))?;
     let after = match query.after.as_deref() {
@@ -181,7 +194,7 @@ async fn records(
         Some(text) => ReceiptNumber::parse(text).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad `after`"))?,
     };
     let limit = query.limit.unwrap_or(MAX_PULL).clamp(1, MAX_PULL);
-    let pulled = counter.store.pull_records(&desk, after, limit, &peer.ip().to_string()).await?;
+    let pulled = counter.store.pull_records(&desk, after, limit, &source).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, after = %after, count = pulled.len(), "desk pull");
     let next_after = pulled.last().map(|r| r.receipt.to_string());
     let more = pulled.len() as i64 == limit;
@@ -211,12 +224,8 @@ pub struct FormText {
 async fn form_version(
     State(counter): State<Arc<Counter>>,
     Path((form, version)): Path<(String, i64)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    SignedDesk { desk, .. }: SignedDesk,
 ) -> Result<Json<FormText>, ApiError> {
-    let (desk, _) = authenticate(&counter, &method, &uri, &headers, body).await?;
     let published = counter
         .store
         .form_version(&desk.tenant_id, &form, version)
@@ -249,12 +258,8 @@ pub struct StatusPushed {
 
 async fn push_status(
     State(counter): State<Arc<Counter>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    SignedDesk { desk, body, .. }: SignedDesk,
 ) -> Result<Json<StatusPushed>, ApiError> {
-    let (desk, body) = authenticate(&counter, &method, &uri, &headers, body).await?;
     let push: StatusPush =
         serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad status push"))?;
     let changes = push
@@ -311,13 +316,8 @@ pub struct EventsEntered {
 
 async fn push_events(
     State(counter): State<Arc<Counter>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    SignedDesk { desk, body, source, .. }: SignedDesk,
 ) -> Result<Json<EventsEntered>, ApiError> {
-    let (desk, body) = authenticate(&counter, &method, &uri, &headers, body).await?;
     let push: EventPush =
         serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad event push"))?;
     let mut events = Vec::with_capacity(push.events.len());
@@ -343,7 +343,7 @@ async fn push_events(
             at: e.at,
             actor: e.actor.clone(),
             tenant: Some(desk.tenant_id.clone()),
-            source: Some(format!("desk:{} via {}", desk.desk_id, peer.ip())),
+            source: Some(format!("desk:{} via {source}", desk.desk_id)),
             subject: e.subject.clone(),
             detail: format!("{} {}", e.action, e.detail).trim_end().to_owned(),
         };
