@@ -517,7 +517,7 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let DraftRequest { lang, tenant, current, draft, .. } =
+    let DraftRequest { lang, tenant, current_version, current, draft } =
         read_draft_request(&counter, &tenant, &form, &uri, &headers, body).await?;
     let draft = match draft {
         Opened::Valid(draft) => draft,
@@ -539,7 +539,11 @@ async fn submit(
     };
     // The draft names the version it was checked against; the submission
     // keeps naming it even if a newer version was published meanwhile.
-    let def = load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?;
+    let def = if draft.form_version == current_version {
+        current
+    } else {
+        load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?
+    };
     let key = counter.store.current_tenant_key(&tenant.id).await?.ok_or_else(|| {
         tracing::error!(tenant = %tenant.id, "tenant has no public key; cannot accept submissions");
         PageError::Unavailable

@@ -41,6 +41,33 @@ impl DeskDirArgs {
     }
 }
 
+/// Where a new tenant key's extra files go.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// Also write an escrow copy here, wrapped under a recovery secret
+    /// that is shown once (keep it on paper, apart from the file).
+    #[arg(long, value_name = "DIR")]
+    escrow_dir: Option<PathBuf>,
+    /// Where to write the public key file. Default: the desk directory.
+    #[arg(long, value_name = "DIR")]
+    export_dir: Option<PathBuf>,
+}
+
+impl NewKeyArgs {
+    /// Creates a tenant key in the desk's key directory (init and rotate alike).
+    fn create(&self, desk: &DeskDirArgs, tenant: &str, pass: &str) -> anyhow::Result<desk::ceremony::CeremonyOutcome> {
+        let export = self.export_dir.clone().unwrap_or_else(|| desk.desk_dir.clone());
+        Ok(desk::ceremony::create_tenant_key(
+            &desk.keys_dir(),
+            &export,
+            tenant,
+            pass,
+            desk.params(),
+            self.escrow_dir.as_deref(),
+        )?)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// On the desk machine: create the tenant's key pair. The private key is
@@ -53,23 +80,16 @@ pub enum KeysCommand {
         tenant: String,
         #[command(flatten)]
         desk: DeskDirArgs,
-        /// Also write an escrow copy here, wrapped under a recovery secret
-        /// that is shown once (keep it on paper, apart from the file).
-        #[arg(long, value_name = "DIR")]
-        escrow_dir: Option<PathBuf>,
-        /// Where to write the public key file. Default: the desk directory.
-        #[arg(long, value_name = "DIR")]
-        export_dir: Option<PathBuf>,
+        #[command(flatten)]
+        output: NewKeyArgs,
     },
     /// On the desk machine: add a new tenant key; records sealed to the old
     /// keys still open. Import the new public key at the counter.
     Rotate {
         #[command(flatten)]
         desk: DeskDirArgs,
-        #[arg(long, value_name = "DIR")]
-        escrow_dir: Option<PathBuf>,
-        #[arg(long, value_name = "DIR")]
-        export_dir: Option<PathBuf>,
+        #[command(flatten)]
+        output: NewKeyArgs,
     },
     /// On the desk machine, when the passphrase is lost: open the escrow
     /// copy with its recovery secret (asked for, or
@@ -242,33 +262,17 @@ fn print_outcome(what: &str, outcome: &desk::ceremony::CeremonyOutcome) {
 
 pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Init { tenant, desk, escrow_dir, export_dir } => {
+        KeysCommand::Init { tenant, desk, output } => {
             let pass = passphrase("New passphrase for the tenant key: ", true)?;
-            let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
-            let outcome = desk::ceremony::create_tenant_key(
-                &desk.keys_dir(),
-                &export,
-                &tenant,
-                &pass,
-                desk.params(),
-                escrow_dir.as_deref(),
-            )?;
+            let outcome = output.create(&desk, &tenant, &pass)?;
             print_outcome(&format!("Created the key pair of tenant {tenant}."), &outcome);
         }
-        KeysCommand::Rotate { desk, escrow_dir, export_dir } => {
+        KeysCommand::Rotate { desk, output } => {
             let pass = passphrase("Passphrase of the desk's keys: ", false)?;
             // Opening an existing key proves the passphrase and names the
             // tenant; all of a desk's keys share one passphrase.
             let tenant = tenant_of_keys(&desk.keys_dir(), &pass)?;
-            let export = export_dir.unwrap_or_else(|| desk.desk_dir.clone());
-            let outcome = desk::ceremony::create_tenant_key(
-                &desk.keys_dir(),
-                &export,
-                &tenant,
-                &pass,
-                desk.params(),
-                escrow_dir.as_deref(),
-            )?;
+            let outcome = output.create(&desk, &tenant, &pass)?;
             print_outcome(&format!("Added a new key for tenant {tenant}; older records still open."), &outcome);
         }
         KeysCommand::Recover { escrow, desk } => {

@@ -232,6 +232,50 @@ impl TestCounter {
     }
 }
 
+/// Seals `count` water-start submissions of `tenant` to `public` straight
+/// into `store` (no HTTP), `workers` at a time; `payload(i)` is the i-th
+/// submission's plaintext. For tests and benchmarks that need many records.
+pub async fn seal_into_store(
+    store: &store::Store,
+    tenant: &str,
+    public: &seal::TenantPublicKey,
+    count: usize,
+    workers: usize,
+    payload: impl Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+) {
+    let payload = std::sync::Arc::new(payload);
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let (store, public, tenant, payload) =
+                (store.clone(), public.clone(), tenant.to_owned(), std::sync::Arc::clone(&payload));
+            tokio::spawn(async move {
+                for i in (worker..count).step_by(workers) {
+                    let draft = format!("seeded-{tenant}-{i}");
+                    let intake = store::Intake {
+                        tenant: &tenant,
+                        form_id: "water-start",
+                        form_version: 1,
+                        draft_id: &draft,
+                        inquiry_secret: "SEEDEDSEEDED",
+                        notify_address: None,
+                    };
+                    let plaintext = payload(i);
+                    store
+                        .accept(&intake, |receipt| {
+                            let binding = seal::RecordBinding::new(&tenant, "water-start", 1, &receipt.to_string());
+                            seal::seal(&public, &binding, &plaintext)
+                        })
+                        .await
+                        .expect("accept a seeded record");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("seeding task");
+    }
+}
+
 async fn copy_to_file(mut from: impl AsyncRead + Unpin, path: PathBuf) {
     if let Ok(mut file) = tokio::fs::File::create(&path).await {
         let _ = tokio::io::copy(&mut from, &mut file).await;

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use seal::RecordBinding;
-use store::{Intake, ReceiptNumber};
+use store::ReceiptNumber;
 use testkit::{Engine, TestCounter};
 
 use crate::{apply, element_text, madoguchi, on_both_engines, post_form, start, water_start_answers};
@@ -197,35 +196,10 @@ async fn a_desk_killed_during_a_sync_of_10000_records_ends_with_each_exactly_onc
     let public = desk.unlock().current_public_key();
     // Seal 10,000 records straight into the counter's store.
     let store = counter.store().await;
-    let tasks: Vec<_> = (0..8)
-        .map(|worker| {
-            let (store, public) = (store.clone(), public.clone());
-            tokio::spawn(async move {
-                for i in (worker..10_000).step_by(8) {
-                    let draft = format!("bulk-{i}");
-                    let intake = Intake {
-                        tenant: "kawabe-village",
-                        form_id: "water-start",
-                        form_version: 1,
-                        draft_id: &draft,
-                        inquiry_secret: "X",
-                        notify_address: None,
-                    };
-                    let payload = format!("{{\"form_id\":\"water-start\",\"values\":{{\"n\":{i}}}}}");
-                    store
-                        .accept(&intake, |receipt| {
-                            let binding = RecordBinding::new("kawabe-village", "water-start", 1, &receipt.to_string());
-                            seal::seal(&public, &binding, payload.as_bytes())
-                        })
-                        .await
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    testkit::seal_into_store(&store, "kawabe-village", &public, 10_000, 8, |i| {
+        format!("{{\"form_id\":\"water-start\",\"values\":{{\"n\":{i}}}}}").into_bytes()
+    })
+    .await;
 
     // kill -9 the desk mid-sync, then run it again.
     // (The store is created first, so the two processes do not race to

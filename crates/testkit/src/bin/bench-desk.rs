@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use seal::{KdfParams, RecordBinding};
-use store::Intake;
 use testkit::{Engine, TestCounter};
 
 const PASSPHRASE: &str = "benchmark passphrase 2026";
@@ -94,34 +93,8 @@ async fn main() {
 
     // Seed the counter (not measured).
     let seeding = Instant::now();
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let (store, public, payload) = (store.clone(), public.clone(), payload.clone());
-            tokio::spawn(async move {
-                for i in (w..records).step_by(4) {
-                    let draft = format!("bench-{i}");
-                    let intake = Intake {
-                        tenant: "aoba-city",
-                        form_id: "water-start",
-                        form_version: 1,
-                        draft_id: &draft,
-                        inquiry_secret: "BENCHBENCHBE",
-                        notify_address: None,
-                    };
-                    store
-                        .accept(&intake, |receipt| {
-                            let binding = RecordBinding::new("aoba-city", "water-start", 1, &receipt.to_string());
-                            seal::seal(&public, &binding, &payload)
-                        })
-                        .await
-                        .expect("accept");
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.expect("seed");
-    }
+    let seeded = payload.clone();
+    testkit::seal_into_store(&store, "aoba-city", &public, records, 4, move |_| seeded.clone()).await;
     eprintln!("seeded {records} records in {:.1}s", seeding.elapsed().as_secs_f64());
 
     // Ceiling: HPKE open alone, in process.
