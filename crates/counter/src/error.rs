@@ -18,6 +18,10 @@ pub enum PageError {
     Internal,
     #[error("service unavailable")]
     Unavailable,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("form expired (CSRF token missing or wrong)")]
+    FormExpired,
 }
 
 impl PageError {
@@ -29,6 +33,7 @@ impl PageError {
             PageError::BadRequest => StatusCode::BAD_REQUEST,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Forbidden | PageError::FormExpired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -48,6 +53,13 @@ impl PageError {
             PageError::Internal => (
                 "申し訳ありません。システムで問題が発生しました。時間をおいてもう一度お試しください。",
                 "Sorry, something went wrong on our side. Please try again later.",
+            ),
+            PageError::Forbidden => {
+                ("このページを開く権限がありません。", "You do not have permission to open this page.")
+            }
+            PageError::FormExpired => (
+                "フォームの有効期限が切れました。ページを開き直してもう一度お試しください。",
+                "This form has expired. Please reload the page and try again.",
             ),
             PageError::Unavailable => (
                 "ただいま混み合っています。時間をおいてもう一度お試しください。",

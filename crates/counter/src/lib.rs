@@ -13,6 +13,7 @@
 //! inside [`store::Store::accept`].
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod demo;
 mod draft;
 mod error;
@@ -49,6 +50,20 @@ pub struct CounterSettings {
     pub notifier: Option<Arc<notify::Notifier>>,
     /// The checkpoint verifier key (C2SP vkey), served at /ledger/key.
     pub ledger_vkey: Option<String>,
+    /// Where staff open the admin console (`https://…`); it names the
+    /// WebAuthn relying party. Without it, passkeys are off (TOTP and
+    /// recovery codes still work).
+    pub public_url: Option<String>,
+    /// Mark admin cookies `Secure` (keep on; browsers accept it on https
+    /// and on localhost).
+    pub secure_cookies: bool,
+    /// A staff session ends after this long without a request…
+    pub staff_session_idle: Duration,
+    /// …and after this long in any case.
+    pub staff_session_absolute: Duration,
+    /// The unit of the growing delay after failed sign-ins (2, 4, 8 …
+    /// units, see `identity::delay_after`).
+    pub sign_in_delay_unit: Duration,
 }
 
 impl Default for CounterSettings {
@@ -59,9 +74,25 @@ impl Default for CounterSettings {
             hsts: true,
             notifier: None,
             ledger_vkey: None,
+            public_url: None,
+            secure_cookies: true,
+            staff_session_idle: Duration::from_secs(30 * 60),
+            staff_session_absolute: Duration::from_secs(12 * 3600),
+            sign_in_delay_unit: Duration::from_secs(1),
         }
     }
 }
+
+/// Why a counter could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterError {
+    #[error("token key: {0}")]
+    TokenKey(#[from] seal::SealError),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub use admin::{Access, ROUTES as ADMIN_ROUTES};
 
 /// Everything a request handler needs.
 pub struct Counter {
@@ -69,13 +100,24 @@ pub struct Counter {
     pub(crate) tokens: TokenBox,
     pub(crate) settings: CounterSettings,
     pub(crate) pages: pages::Templates,
+    pub(crate) admin_pages: admin::AdminPages,
+    pub(crate) passkeys: Option<admin::Passkeys>,
 }
 
 impl Counter {
     /// `token_key` is the secret all counter nodes share for draft tokens
     /// ([`TokenBox::KEY_LEN`] bytes).
-    pub fn new(store: Store, token_key: &[u8], settings: CounterSettings) -> Result<Arc<Counter>, seal::SealError> {
-        Ok(Arc::new(Counter { store, tokens: TokenBox::new(token_key)?, settings, pages: pages::Templates::new() }))
+    pub fn new(store: Store, token_key: &[u8], settings: CounterSettings) -> Result<Arc<Counter>, CounterError> {
+        let passkeys =
+            settings.public_url.as_deref().map(admin::Passkeys::new).transpose().map_err(CounterError::Config)?;
+        Ok(Arc::new(Counter {
+            store,
+            tokens: TokenBox::new(token_key)?,
+            settings,
+            pages: pages::Templates::new(),
+            admin_pages: admin::AdminPages::new(),
+            passkeys,
+        }))
     }
 
     pub fn store(&self) -> &Store {
@@ -84,8 +126,9 @@ impl Counter {
 
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
-        security::wrap(pages::routes().merge(sync::routes()).merge(ledger_api::routes()), &self.settings)
-            .with_state(Arc::clone(self))
+        let routes =
+            pages::routes().merge(sync::routes()).merge(ledger_api::routes()).merge(admin::routes(Arc::clone(self)));
+        security::wrap(routes, &self.settings).with_state(Arc::clone(self))
     }
 }
 

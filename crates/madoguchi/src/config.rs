@@ -64,6 +64,13 @@ pub struct ServeArgs {
     #[arg(long, env = "MADOGUCHI_HSTS", value_name = "BOOL")]
     hsts: Option<bool>,
 
+    /// The unit of the growing wait after failed staff sign-ins, in
+    /// milliseconds: after the 3rd failure 2 units, then 4, 8 … (at most
+    /// 300 units); the 10th failure locks the account until a tenant admin
+    /// lifts it. Default: 1000
+    #[arg(long, env = "MADOGUCHI_SIGN_IN_DELAY_UNIT_MS", value_name = "MS")]
+    sign_in_delay_unit_ms: Option<u64>,
+
     /// How long a resident may take between 確認画面 and 送信, in seconds;
     /// after that the answers go back into the form to be confirmed again.
     /// Default: 3600
@@ -113,6 +120,7 @@ struct ConfigFile {
     token_key_file: Option<PathBuf>,
     demo: Option<bool>,
     hsts: Option<bool>,
+    sign_in_delay_unit_ms: Option<u64>,
     draft_ttl_secs: Option<u64>,
     smtp: Option<String>,
     mail_from: Option<String>,
@@ -241,6 +249,7 @@ pub struct ServeConfig {
     pub token_key_file: PathBuf,
     pub demo: bool,
     pub hsts: bool,
+    pub sign_in_delay_unit_ms: u64,
     pub draft_ttl_secs: u64,
     /// (host, port) of the SMTP relay.
     pub smtp: Option<(String, u16)>,
@@ -283,6 +292,7 @@ impl ServeConfig {
             listen,
             demo: args.demo.or(file.demo).unwrap_or(true),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
+            sign_in_delay_unit_ms: args.sign_in_delay_unit_ms.or(file.sign_in_delay_unit_ms).unwrap_or(1000),
             draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),
             checkpoint_secs: args.checkpoint_secs.or(file.checkpoint_secs).unwrap_or(60).max(1),
             ledger,

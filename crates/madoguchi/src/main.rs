@@ -6,6 +6,7 @@
 //! of the domain: that lives in the library crates.
 #![forbid(unsafe_code)]
 
+mod admin_cmd;
 mod config;
 mod keys;
 mod ledger_cmd;
@@ -51,6 +52,9 @@ enum Command {
     /// The tamper-evident ledger: verify it, sign a checkpoint.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// The admin console's accounts: create the first operator.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
 }
 
 #[derive(Subcommand)]
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => run_async(keys::keys(command)),
         Command::Desk(command) => run_async(keys::desk_command(command)),
         Command::Ledger(command) => return ledger_cmd::run(command),
+        Command::Admin(command) => run_async(admin_cmd::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,14 +173,24 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
             }
         });
     }
+    // WebAuthn names the relying party by a domain; an address will not do.
+    let host = config.public_url.split("://").nth(1).and_then(|rest| rest.split(['/', ':']).next()).unwrap_or("");
+    let passkey_url = if host.parse::<std::net::Ipv4Addr>().is_ok() || host.starts_with('[') || host.is_empty() {
+        tracing::warn!(public_url = %config.public_url, "passkeys are off: --public-url must name the console by a domain (e.g. https://madoguchi.example.jp or http://localhost:8080)");
+        None
+    } else {
+        Some(config.public_url.clone())
+    };
     let settings = counter::CounterSettings {
+        public_url: passkey_url,
+        sign_in_delay_unit: std::time::Duration::from_millis(config.sign_in_delay_unit_ms),
         ledger_vkey,
         notifier,
         hsts: config.hsts,
         draft_ttl: std::time::Duration::from_secs(config.draft_ttl_secs),
         ..Default::default()
     };
-    let counter = counter::Counter::new(store, &token_key, settings).context("token key")?;
+    let counter = counter::Counter::new(store, &token_key, settings).context("setting up the counter")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

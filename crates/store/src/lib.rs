@@ -18,16 +18,20 @@ mod desks;
 mod forms;
 mod ledger;
 mod outbox;
+mod staff;
 mod submissions;
 mod tenants;
 mod vault;
 
-pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerReport};
+pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFilter, LedgerReport};
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
 pub use outbox::{address_binding, OutgoingMail, MAX_ATTEMPTS};
-pub use submissions::{draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus};
+pub use staff::{Actor, StaffAccount, StaffSecrets, StaffSession, StoredPasskey};
+pub use submissions::{
+    draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,
+};
 pub use tenants::{NewTenant, NewTenantGroup, Tenant, TenantGroup};
 pub use vault::Vault;
 

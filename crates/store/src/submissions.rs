@@ -42,6 +42,18 @@ impl std::fmt::Display for ReceiptNumber {
     }
 }
 
+/// What the counter may show staff of a submission: no contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionSummary {
+    pub receipt: ReceiptNumber,
+    pub form_id: String,
+    pub form_version: i64,
+    pub status: SubmissionStatus,
+    pub received_at: i64,
+    pub record_sha256: String,
+    pub ledger_index: Option<i64>,
+}
+
 /// 問合せ番号: random, unguessable only together with its secret; lets a
 /// resident look up the status of what they sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -382,6 +394,35 @@ impl Store {
         .fetch_optional(&self.db)
         .await?;
         row.map(|row| Ok(SealedRecord::from_bytes(&row.try_get::<Vec<u8>, _>("record")?)?)).transpose()
+    }
+
+    /// The newest submissions of a tenant as the counter knows them: what
+    /// arrived when, in which state, its record hash and ledger leaf. The
+    /// counter holds nothing more (the contents are sealed).
+    pub async fn submission_summaries(&self, tenant: &str, limit: i64) -> Result<Vec<SubmissionSummary>> {
+        let rows = sqlx::query(
+            "SELECT receipt_year, receipt_seq, form_id, form_version, status, received_at, record_sha256, ledger_index
+             FROM submissions WHERE tenant_id = $1 ORDER BY received_at DESC, receipt_seq DESC LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(SubmissionSummary {
+                    receipt: ReceiptNumber { year: r.try_get("receipt_year")?, seq: r.try_get("receipt_seq")? },
+                    form_id: r.try_get("form_id")?,
+                    form_version: r.try_get("form_version")?,
+                    status: SubmissionStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Inconsistent(format!("unknown status {status:?}")))?,
+                    received_at: r.try_get("received_at")?,
+                    record_sha256: r.try_get("record_sha256")?,
+                    ledger_index: r.try_get("ledger_index")?,
+                })
+            })
+            .collect()
     }
 
     /// How many submissions a tenant has, for a year.

@@ -360,3 +360,86 @@ async fn staff_sign_in_open_a_record_and_return_it_in_the_browser() {
     assert_eq!(crate::element_text(&page, "status-value").as_deref(), Some("差戻し"));
     assert_eq!(crate::element_text(&page, "staff-message").as_deref(), Some(message));
 }
+
+/// Enrols `login` in the browser: code and password, then the TOTP key and
+/// a first code. Returns the key, the time its code was made for and the
+/// recovery codes shown at the end.
+async fn enrol_in_console(
+    client: &Client,
+    base: &str,
+    login: &str,
+    code: &str,
+    password: &str,
+) -> (String, u64, Vec<String>) {
+    client.goto(&format!("{base}/admin/enrol")).await.unwrap();
+    wait_for_heading(client, "アカウントの登録").await;
+    assert_meets_wcag_aa(client, "admin: enrol").await;
+    fill(client, "f-login", login).await;
+    fill(client, "f-code", code).await;
+    fill(client, "f-password", password).await;
+    fill(client, "f-password2", password).await;
+    click_and_leave_page(client, "button.primary").await;
+    let secret = wait_for(client, Locator::Id("totp-secret")).await.text().await.unwrap();
+    assert_meets_wcag_aa(client, "admin: authenticator").await;
+    let t0 = crate::desk::now_secs();
+    fill(client, "f-totp", &crate::desk::totp_code(&secret, t0)).await;
+    click_and_leave_page(client, "button.primary").await;
+    wait_for_heading(client, "登録が完了しました").await;
+    let codes = text(client, "#recovery-codes").await;
+    let codes: Vec<String> = codes.split_whitespace().map(str::to_owned).collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    (secret, t0, codes)
+}
+
+/// Password, then the second factor, in the browser.
+async fn sign_in_to_console(client: &Client, base: &str, login: &str, password: &str, code: &str) {
+    client.goto(&format!("{base}/admin/login")).await.unwrap();
+    wait_for_heading(client, "職員サインイン").await;
+    fill(client, "f-login", login).await;
+    fill(client, "f-password", password).await;
+    click_and_leave_page(client, "button.primary").await;
+    wait_for_heading(client, "2段階認証").await;
+    assert_meets_wcag_aa(client, "admin: second factor").await;
+    fill(client, "f-code", code).await;
+    click_and_leave_page(client, "button.primary").await;
+    wait_for_heading(client, "管理コンソール").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_creates_a_tenant_admin_who_enrols_totp_and_signs_in() {
+    let counter = crate::admin::start_counter(Engine::Sqlite).await;
+    let operator_code = crate::admin::create_operator(&counter, "kenjoho");
+    let password = "midori-ken-2026-aoba!";
+    let Browser { client, _driver } = browser().await;
+    let base = counter.url.clone();
+
+    // The operator enrols and signs in with a recovery code.
+    let (_, _, codes) = enrol_in_console(&client, &base, "kenjoho", &operator_code, password).await;
+    sign_in_to_console(&client, &base, "kenjoho", password, &codes[0]).await;
+    assert_meets_wcag_aa(&client, "admin: home").await;
+
+    // …opens 青葉市 in the municipality list and creates its first admin.
+    click_and_leave_page(&client, "a[href='/admin/tenants']").await;
+    wait_for_heading(&client, "団体（市区町村）").await;
+    assert_meets_wcag_aa(&client, "admin: tenants").await;
+    click_and_leave_page(&client, "a[href='/admin/t/aoba-city/staff']").await;
+    wait_for(&client, Locator::Id("f-login")).await;
+    fill(&client, "f-login", "aoba.admin").await;
+    fill(&client, "f-name", "青葉 花子").await;
+    click(&client, "#role-tenant-admin").await;
+    click_and_leave_page(&client, "form[action='/admin/t/aoba-city/staff'] button.primary").await;
+    let code = wait_for(&client, Locator::Id("enrolment-code")).await.text().await.unwrap();
+    assert_meets_wcag_aa(&client, "admin: staff").await;
+    screenshot(&client, "admin-staff").await;
+    click_and_leave_page(&client, "form[action='/admin/logout'] button").await;
+    wait_for_heading(&client, "職員サインイン").await;
+
+    // The tenant admin enrols with an authenticator app and signs in with
+    // its next code (this step's was spent at enrolment).
+    let (secret, t0, _) = enrol_in_console(&client, &base, "aoba.admin", &code, password).await;
+    sign_in_to_console(&client, &base, "aoba.admin", password, &crate::desk::totp_code(&secret, t0 + 30)).await;
+    let home = text(&client, "main").await;
+    assert!(home.contains("青葉市") && home.contains("tenant-admin @ aoba-city"), "{home}");
+    assert!(!home.contains("団体（市区町村）"), "a tenant admin does not manage tenants");
+    screenshot(&client, "admin-home").await;
+}

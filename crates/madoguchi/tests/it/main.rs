@@ -3,6 +3,7 @@
 //! behaviour, run against a real `madoguchi serve` started by `testkit`.
 //! Add modules here; do not add files directly under `tests/`.
 
+mod admin;
 mod browser;
 mod desk;
 mod desk_store;
