@@ -1,8 +1,6 @@
 //! Staff accounts on the desk: login ids that are not e-mail addresses,
 //! argon2id passwords, mandatory TOTP, sessions with CSRF tokens.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use rand::RngCore;
 use sha2::Digest;
 use sqlx::Row;
@@ -36,26 +34,6 @@ pub enum LoginRefused {
     NotEnrolled,
 }
 
-/// A login id: 3–32 lowercase letters, digits, `.`, `_`, `-`, starting with
-/// a letter. Never an e-mail address (no `@`).
-pub fn valid_login(login: &str) -> bool {
-    let len = login.chars().count();
-    (3..=32).contains(&len)
-        && login.starts_with(|c: char| c.is_ascii_lowercase())
-        && login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-}
-
-/// Password rules: at least 12 characters, not containing the login id.
-pub fn password_problem(login: &str, password: &str) -> Option<&'static str> {
-    if password.chars().count() < 12 {
-        Some("password_too_short")
-    } else if password.to_lowercase().contains(&login.to_lowercase()) {
-        Some("password_contains_login")
-    } else {
-        None
-    }
-}
-
 fn sha256_hex(text: &str) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
@@ -66,26 +44,16 @@ fn random_token(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// The TOTP generator for a secret (RFC 6238: SHA-1, 6 digits, 30 s, one
-/// step of clock skew either way), labelled for authenticator apps.
+/// The TOTP generator for a desk account, labelled for authenticator apps.
 pub fn totp(secret: &[u8], login: &str, tenant: &str) -> Result<totp_rs::TOTP> {
-    totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        secret.to_vec(),
-        Some(format!("madoguchi {tenant}")),
-        login.to_owned(),
-    )
-    .map_err(|e| DeskError::Setup(format!("TOTP: {e}")))
+    identity::totp(secret, login, &format!("madoguchi {tenant}")).map_err(|e| DeskError::Setup(e.to_string()))
 }
 
 impl DeskStore {
     /// Creates an account and returns its one-time enrolment code: staff
     /// choose their password and register their authenticator with it.
     pub async fn add_staff(&self, login: &str, display_name: &str) -> Result<String> {
-        if !valid_login(login) {
+        if !identity::valid_login(login) {
             return Err(DeskError::Setup(format!(
                 "login id {login:?}: use 3–32 lowercase letters, digits, '.', '_' or '-', starting with a letter (not an e-mail address)"
             )));
@@ -159,12 +127,8 @@ impl DeskStore {
         if !code_ok {
             return Ok(None);
         }
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
-            .map_err(|e| DeskError::Setup(format!("password hashing: {e}")))?
-            .to_string();
-        let mut secret = vec![0u8; 20];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let hash = identity::hash_password(password).map_err(|e| DeskError::Setup(e.to_string()))?;
+        let secret = identity::new_totp_secret();
         sqlx::query("UPDATE staff SET password_hash = $2, totp_secret = $3, enrolled_at = NULL WHERE login = $1")
             .bind(login)
             .bind(hash)
@@ -212,14 +176,8 @@ impl DeskStore {
         let Some(sealed): Option<Vec<u8>> = row.try_get("totp_secret")? else { return Ok(false) };
         let last_step: i64 = row.try_get("totp_last_step")?;
         let secret = keys.decrypt_at_rest(&format!("totp {login}"), &sealed)?;
-        let generator = totp(&secret, login, &keys.tenant)?;
-        let code: String = forms::nfkc(code).chars().filter(char::is_ascii_digit).collect();
         let now = u64::try_from(now_unix()).unwrap_or_default();
-        // The step the code belongs to, within one step of skew.
-        let step = [now.saturating_sub(30), now, now + 30]
-            .into_iter()
-            .find(|t| generator.generate(*t) == code)
-            .map(|t| i64::try_from(t / 30).unwrap_or(i64::MAX));
+        let step = identity::totp_step(&secret, code, now).map(|t| i64::try_from(t).unwrap_or(i64::MAX));
         let Some(step) = step else { return Ok(false) };
         if step <= last_step {
             return Ok(false);
@@ -248,7 +206,7 @@ impl DeskStore {
             .await?;
         let Some(row) = row else {
             // Same work as a real check, so timing does not tell which ids exist.
-            let _ = Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+            identity::verify_password(None, password);
             return Ok(Err(LoginRefused::WrongCredentials));
         };
         if row.try_get::<Option<i64>, _>("locked_until")?.is_some_and(|until| until > now_unix()) {
@@ -259,10 +217,7 @@ impl DeskStore {
             return Ok(Err(LoginRefused::NotEnrolled));
         }
         let hash: Option<String> = row.try_get("password_hash")?;
-        let password_ok = hash
-            .as_deref()
-            .and_then(|h| PasswordHash::new(h).ok())
-            .is_some_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+        let password_ok = identity::verify_password(hash.as_deref(), password);
         if password_ok && self.check_totp(keys, login, totp_code).await? {
             sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE login = $1")
                 .bind(login)
@@ -370,27 +325,5 @@ impl DeskStore {
     pub async fn end_session(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1").bind(sha256_hex(id)).execute(self.db()).await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn login_ids_are_never_email_addresses() {
-        for ok in ["tanaka", "t.suzuki", "abe-2", "sato_k"] {
-            assert!(valid_login(ok), "{ok}");
-        }
-        for bad in ["tanaka@city.example.jp", "ab", "Tanaka", "1abc", "田中", "a b c", &"x".repeat(33)] {
-            assert!(!valid_login(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn passwords_are_long_and_do_not_contain_the_login() {
-        assert_eq!(password_problem("tanaka", "short"), Some("password_too_short"));
-        assert_eq!(password_problem("tanaka", "my-Tanaka-password"), Some("password_contains_login"));
-        assert_eq!(password_problem("tanaka", "correct horse battery"), None);
     }
 }

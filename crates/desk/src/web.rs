@@ -389,7 +389,7 @@ async fn enrol(
     let problem = if password != get("password2") {
         Some("password_mismatch")
     } else {
-        crate::staff::password_problem(&login, password)
+        identity::password_problem(&login, password).map(identity::PasswordProblem::key)
     };
     let fail = |error: &str| {
         let mut response = app.render(

@@ -28,6 +28,7 @@ pub(crate) const STRINGS: &[(&str, &str, &str)] = &[
     ("totp_key", "手入力用のキー", "Key for manual entry"),
     ("finish", "登録する", "Finish enrolment"),
     ("password_mismatch", "パスワードが一致しません。", "The passwords differ."),
+    ("password_too_common", "よく使われるパスワードは使えません。", "This password is too common."),
     ("password_too_short", "パスワードは12文字以上にしてください。", "Use at least 12 characters."),
     ("password_contains_login", "パスワードにログインIDを含めないでください。", "The password must not contain your login ID."),
     ("enrolment_code_invalid", "登録コードが正しくないか、有効期限が切れています。", "The enrolment code is wrong or has expired."),
