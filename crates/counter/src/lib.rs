@@ -92,7 +92,7 @@ pub enum CounterError {
     Config(String),
 }
 
-pub use admin::{Access, ROUTES as ADMIN_ROUTES};
+pub use admin::ROUTES as ADMIN_ROUTES;
 
 /// Everything a request handler needs.
 pub struct Counter {

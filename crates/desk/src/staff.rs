@@ -1,6 +1,9 @@
 //! Staff accounts on the desk: login ids that are not e-mail addresses,
-//! argon2id passwords, mandatory TOTP, sessions with CSRF tokens.
+//! argon2id passwords, mandatory TOTP, one role each, growing delays and a
+//! lock after failed sign-ins, sessions with CSRF tokens. The rules are
+//! the `identity` crate's, shared with the counter's admin console.
 
+use identity::{Role, Throttle};
 use rand::RngCore;
 use sha2::Digest;
 use sqlx::Row;
@@ -9,11 +12,6 @@ use crate::keyring::KeyRing;
 use crate::store::DeskStore;
 use crate::{now_unix, DeskError, Result};
 
-/// Failed logins (counted per account, from any address) before the
-/// account locks. The lock holds until someone lifts it
-/// (`madoguchi desk unlock-staff`): a thief trying passwords from many
-/// addresses gets five guesses in all.
-pub const LOCK_AFTER_FAILURES: i64 = 5;
 /// `locked_until` of a lock that only a person lifts.
 const LOCKED_UNTIL_LIFTED: i64 = i64::MAX;
 /// How long an enrolment code from `madoguchi desk add-staff` stays valid.
@@ -24,14 +22,37 @@ pub struct Staff {
     pub login: String,
     pub display_name: String,
     pub enrolled: bool,
+    pub role: Role,
+    pub locked: bool,
+    pub failures: i64,
 }
 
 /// Why a login was refused. The page shows one message for all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginRefused {
     WrongCredentials,
+    /// Too many failures: no attempt is checked for this many seconds.
+    Wait(i64),
     Locked,
     NotEnrolled,
+}
+
+fn staff_from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
+    let role: String = r.try_get("role")?;
+    Ok(Staff {
+        login: r.try_get("login")?,
+        display_name: r.try_get("display_name")?,
+        enrolled: r.try_get::<Option<i64>, _>("enrolled_at")?.is_some(),
+        role: Role::parse(&role).ok_or_else(|| DeskError::Setup(format!("unknown role {role:?}")))?,
+        locked: r.try_get::<Option<i64>, _>("locked_until")?.is_some(),
+        failures: r.try_get("failed_logins")?,
+    })
+}
+
+const STAFF_COLUMNS: &str = "login, display_name, enrolled_at, role, locked_until, failed_logins";
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -50,60 +71,51 @@ pub fn totp(secret: &[u8], login: &str, tenant: &str) -> Result<totp_rs::TOTP> {
 }
 
 impl DeskStore {
-    /// Creates an account and returns its one-time enrolment code: staff
-    /// choose their password and register their authenticator with it.
-    pub async fn add_staff(&self, login: &str, display_name: &str) -> Result<String> {
+    /// Creates an account with `role` (or gives an existing one a new
+    /// enrolment code and role) and returns its one-time enrolment code:
+    /// staff choose their password and register their authenticator with it.
+    /// The operator's role is the counter's; a desk refuses it.
+    pub async fn add_staff(&self, login: &str, display_name: &str, role: Role) -> Result<String> {
         if !identity::valid_login(login) {
             return Err(DeskError::Setup(format!(
                 "login id {login:?}: use 3–32 lowercase letters, digits, '.', '_' or '-', starting with a letter (not an e-mail address)"
             )));
         }
+        if !role.is_per_tenant() {
+            return Err(DeskError::Setup("the operator role belongs to the counter, not to a desk".into()));
+        }
         let code = random_token(10);
         let now = now_unix();
         sqlx::query(
-            "INSERT INTO staff (login, display_name, enrolment_code_sha256, enrolment_expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO staff (login, display_name, enrolment_code_sha256, enrolment_expires_at, created_at, role)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (login) DO UPDATE SET enrolment_code_sha256 = excluded.enrolment_code_sha256,
-               enrolment_expires_at = excluded.enrolment_expires_at, display_name = excluded.display_name",
+               enrolment_expires_at = excluded.enrolment_expires_at, display_name = excluded.display_name,
+               role = excluded.role",
         )
         .bind(login)
         .bind(display_name)
         .bind(sha256_hex(&code))
         .bind(now + ENROLMENT_SECS)
         .bind(now)
+        .bind(role.as_str())
         .execute(self.db())
         .await?;
         Ok(code)
     }
 
     pub async fn staff(&self, login: &str) -> Result<Option<Staff>> {
-        let row = sqlx::query("SELECT login, display_name, enrolled_at FROM staff WHERE login = $1")
+        let row = sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE login = $1"))
             .bind(login)
             .fetch_optional(self.db())
             .await?;
-        row.map(|r| {
-            Ok(Staff {
-                login: r.try_get("login")?,
-                display_name: r.try_get("display_name")?,
-                enrolled: r.try_get::<Option<i64>, _>("enrolled_at")?.is_some(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(staff_from_row).transpose()
     }
 
     pub async fn all_staff(&self) -> Result<Vec<Staff>> {
-        let rows = sqlx::query("SELECT login, display_name, enrolled_at FROM staff ORDER BY login")
-            .fetch_all(self.db())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Staff {
-                    login: r.try_get("login")?,
-                    display_name: r.try_get("display_name")?,
-                    enrolled: r.try_get::<Option<i64>, _>("enrolled_at")?.is_some(),
-                })
-            })
-            .collect()
+        let rows =
+            sqlx::query(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY login")).fetch_all(self.db()).await?;
+        rows.iter().map(staff_from_row).collect()
     }
 
     /// Checks an enrolment code; on success stores the password and a new
@@ -191,27 +203,42 @@ impl DeskStore {
     }
 
     /// Password and TOTP together. Failures count per account, whatever
-    /// the source address; after [`LOCK_AFTER_FAILURES`] the account locks
-    /// until [`DeskStore::unlock_staff`].
+    /// the source address: from the third, no attempt is checked for a
+    /// growing wait (in units of `delay_unit_ms`); at
+    /// [`identity::LOCK_AFTER_FAILURES`] the account locks until someone
+    /// lifts it ([`DeskStore::unlock_staff`]).
     pub async fn login(
         &self,
         keys: &KeyRing,
         login: &str,
         password: &str,
         totp_code: &str,
+        delay_unit_ms: i64,
     ) -> Result<Result<Staff, LoginRefused>> {
-        let row = sqlx::query("SELECT password_hash, enrolled_at, locked_until FROM staff WHERE login = $1")
-            .bind(login)
-            .fetch_optional(self.db())
-            .await?;
+        let row = sqlx::query(
+            "SELECT password_hash, enrolled_at, locked_until, failed_logins, not_before FROM staff WHERE login = $1",
+        )
+        .bind(login)
+        .fetch_optional(self.db())
+        .await?;
         let Some(row) = row else {
             // Same work as a real check, so timing does not tell which ids exist.
             identity::verify_password(None, password);
             return Ok(Err(LoginRefused::WrongCredentials));
         };
-        if row.try_get::<Option<i64>, _>("locked_until")?.is_some_and(|until| until > now_unix()) {
-            self.log_access(login, "login-refused", None, "locked").await?;
-            return Ok(Err(LoginRefused::Locked));
+        let throttle = Throttle {
+            failures: row.try_get("failed_logins")?,
+            not_before: row.try_get("not_before")?,
+            locked: row.try_get::<Option<i64>, _>("locked_until")?.is_some_and(|until| until > now_unix()),
+        };
+        let now = now_ms();
+        if let Err(wait) = throttle.admits(now) {
+            let (refusal, note) = match wait {
+                None => (LoginRefused::Locked, "locked".to_owned()),
+                Some(ms) => (LoginRefused::Wait((ms + 999) / 1000), format!("wait {ms} ms")),
+            };
+            self.log_access(login, "login-refused", None, &note).await?;
+            return Ok(Err(refusal));
         }
         if row.try_get::<Option<i64>, _>("enrolled_at")?.is_none() {
             return Ok(Err(LoginRefused::NotEnrolled));
@@ -219,33 +246,40 @@ impl DeskStore {
         let hash: Option<String> = row.try_get("password_hash")?;
         let password_ok = identity::verify_password(hash.as_deref(), password);
         if password_ok && self.check_totp(keys, login, totp_code).await? {
-            sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE login = $1")
+            sqlx::query("UPDATE staff SET failed_logins = 0, not_before = 0, locked_until = NULL WHERE login = $1")
                 .bind(login)
                 .execute(self.db())
                 .await?;
             self.log_access(login, "login", None, "").await?;
             return Ok(self.staff(login).await?.ok_or(LoginRefused::WrongCredentials));
         }
-        sqlx::query(
-            "UPDATE staff SET failed_logins = failed_logins + 1,
-               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END WHERE login = $1",
-        )
-        .bind(login)
-        .bind(LOCK_AFTER_FAILURES)
-        .bind(LOCKED_UNTIL_LIFTED)
-        .execute(self.db())
-        .await?;
-        self.log_access(login, "login-failed", None, "").await?;
-        Ok(Err(LoginRefused::WrongCredentials))
+        let after = throttle.failed(now, delay_unit_ms);
+        sqlx::query("UPDATE staff SET failed_logins = $2, not_before = $3, locked_until = $4 WHERE login = $1")
+            .bind(login)
+            .bind(after.failures)
+            .bind(after.not_before)
+            .bind(after.locked.then_some(LOCKED_UNTIL_LIFTED))
+            .execute(self.db())
+            .await?;
+        self.log_access(login, "login-failed", None, if after.locked { "locked" } else { "" }).await?;
+        let wait = (after.not_before - now + 999) / 1000;
+        Ok(Err(if after.locked {
+            LoginRefused::Locked
+        } else if wait > 0 {
+            LoginRefused::Wait(wait)
+        } else {
+            LoginRefused::WrongCredentials
+        }))
     }
 
     /// Lifts a lock (after someone checked why it happened); logged with
     /// who lifted it. False when there is no such account.
     pub async fn unlock_staff(&self, login: &str, by: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE login = $1")
-            .bind(login)
-            .execute(self.db())
-            .await?;
+        let done =
+            sqlx::query("UPDATE staff SET failed_logins = 0, not_before = 0, locked_until = NULL WHERE login = $1")
+                .bind(login)
+                .execute(self.db())
+                .await?;
         if done.rows_affected() == 1 {
             self.log_access(by, "unlock", None, login).await?;
         }

@@ -27,6 +27,7 @@ use crate::store::DeskStore;
 use crate::sync::SyncClient;
 use crate::work::{allowed_next, RecordFilter};
 use crate::DeskError;
+use identity::{Access, Action, Role};
 
 const COOKIE: &str = "madoguchi_desk";
 const LANG_COOKIE: &str = "madoguchi_desk_lang";
@@ -43,6 +44,9 @@ pub struct DeskSettings {
     pub session_absolute: Duration,
     /// How often the desk pulls new records and pushes status by itself.
     pub sync_interval: Duration,
+    /// The unit of the growing wait after failed sign-ins
+    /// (`identity::delay_after`).
+    pub sign_in_delay_unit: Duration,
 }
 
 impl Default for DeskSettings {
@@ -52,6 +56,7 @@ impl Default for DeskSettings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             sync_interval: Duration::from_secs(60),
+            sign_in_delay_unit: Duration::from_secs(1),
         }
     }
 }
@@ -74,6 +79,7 @@ impl DeskApp {
             ("inbox.html", include_str!("templates/inbox.html")),
             ("record.html", include_str!("templates/record.html")),
             ("sessions.html", include_str!("templates/sessions.html")),
+            ("staff.html", include_str!("templates/staff.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");
@@ -101,8 +107,11 @@ impl DeskApp {
             .route("/records/{receipt}/assign", post(assign))
             .route("/export", get(export))
             .route("/sync", post(sync_now))
+            .route("/staff", get(staff_page).post(add_staff))
+            .route("/staff/{login}/unlock", post(unlock_staff))
             .route("/assets/style.css", get(|| async { css(counter::STYLE_CSS) }))
             .route("/assets/desk.css", get(|| async { css(include_str!("assets/desk.css")) }))
+            .route_layer(axum::middleware::from_fn_with_state(Arc::clone(self), guard))
             .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
             .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
             .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -169,6 +178,75 @@ fn css(body: &'static str) -> Response {
 }
 
 type Shared = State<Arc<DeskApp>>;
+
+/// Every desk route and what it needs; [`guard`] checks each request here
+/// (deny by default), and the route × role test walks it.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/", Access::Can(Action::ViewSubmissions)),
+    ("GET", "/login", Access::Anyone),
+    ("POST", "/login", Access::Anyone),
+    ("GET", "/enrol", Access::Anyone),
+    ("POST", "/enrol", Access::Anyone),
+    ("POST", "/enrol/confirm", Access::Anyone),
+    ("GET", "/lang/{to}", Access::Anyone),
+    ("GET", "/assets/style.css", Access::Anyone),
+    ("GET", "/assets/desk.css", Access::Anyone),
+    ("GET", "/sessions", Access::SignedIn),
+    ("GET", "/records/{receipt}", Access::Can(Action::ViewSubmissions)),
+    ("POST", "/records/{receipt}/status", Access::Can(Action::ProcessSubmissions)),
+    ("POST", "/records/{receipt}/comment", Access::Can(Action::ProcessSubmissions)),
+    ("POST", "/records/{receipt}/assign", Access::Can(Action::ProcessSubmissions)),
+    ("GET", "/export", Access::Can(Action::ProcessSubmissions)),
+    ("POST", "/sync", Access::Can(Action::ProcessSubmissions)),
+    ("GET", "/staff", Access::Can(Action::ManageStaff)),
+    ("POST", "/staff", Access::Can(Action::ManageStaff)),
+    ("POST", "/staff/{login}/unlock", Access::Can(Action::ManageStaff)),
+    ("POST", "/sessions/end-all", Access::SignedIn),
+    ("POST", "/logout", Access::SignedIn),
+];
+
+/// The one place where desk requests are authorised.
+async fn guard(State(app): Shared, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let method = req.method().clone();
+    let Some(access) = ROUTES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, a)| *a) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let role = match access {
+        Access::Anyone => return next.run(req).await,
+        _ => match session(&app, req.headers()).await {
+            Ok(session) => session.map(|s| s.staff.role),
+            Err(err) => return err.into_response(),
+        },
+    };
+    let allowed = match (access, role) {
+        (_, None) => false,
+        (Access::Can(action), Some(role)) => identity::allows(role, action),
+        (_, Some(_)) => true,
+    };
+    if allowed {
+        return next.run(req).await;
+    }
+    let mut response = if role.is_none() && method == axum::http::Method::GET {
+        Redirect::to("/login").into_response()
+    } else {
+        tracing::warn!(path = %path, "desk request refused: the role does not allow it");
+        (StatusCode::FORBIDDEN, Html("<!doctype html><html lang=\"ja\"><title>403</title><p>このページを開く権限がありません。/ You do not have permission to open this page.</p><p><a href=\"/\">受信箱へ / Inbox</a></p></html>")).into_response()
+    };
+    response.headers_mut().insert("x-access", HeaderValue::from_static("denied"));
+    response
+}
+
+/// Where a role starts after signing in.
+fn home_of(role: Role) -> &'static str {
+    if identity::allows(role, Action::ViewSubmissions) {
+        "/"
+    } else if identity::allows(role, Action::ManageStaff) {
+        "/staff"
+    } else {
+        "/sessions"
+    }
+}
 
 /// Failures inside the desk UI: logged, answered plainly.
 struct WebError(DeskError);
@@ -248,7 +326,12 @@ fn base(app: &DeskApp, lang: Lang, session: Option<&Session>) -> minijinja::Valu
         t => strings(lang),
         tenant => app.keys.tenant.clone(),
         desk_id => app.keys.desk_id.clone(),
-        staff => session.map(|s| context! { login => s.staff.login.clone(), name => s.staff.display_name.clone() }),
+        staff => session.map(|s| context! {
+            login => s.staff.login.clone(), name => s.staff.display_name.clone(),
+            can_process => identity::allows(s.staff.role, Action::ProcessSubmissions),
+            can_view => identity::allows(s.staff.role, Action::ViewSubmissions),
+            can_manage_staff => identity::allows(s.staff.role, Action::ManageStaff),
+        }),
         csrf => session.map(|s| s.csrf.clone()),
     }
 }
@@ -290,10 +373,11 @@ async fn login(
     let lang = lang_of(&headers);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let login = get("login").trim().to_ascii_lowercase();
-    match app.store.login(&app.keys, &login, get("password"), get("totp")).await? {
+    let unit_ms = app.settings.sign_in_delay_unit.as_millis() as i64;
+    match app.store.login(&app.keys, &login, get("password"), get("totp"), unit_ms).await? {
         Ok(staff) => {
             let (id, _csrf) = app.store.create_session(&staff.login).await?;
-            let mut response = Redirect::to("/").into_response();
+            let mut response = Redirect::to(home_of(staff.role)).into_response();
             let max_age = app.settings.session_absolute.as_secs() as i64;
             response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, max_age));
             Ok(response)
@@ -301,7 +385,11 @@ async fn login(
         Err(refused) => {
             let ctx = context! {
                 ..base(&app, lang, None),
-                ..context! { error => true, not_enrolled => refused == LoginRefused::NotEnrolled, login => login }
+                ..context! {
+                    error => true, not_enrolled => refused == LoginRefused::NotEnrolled, login => login,
+                    locked => refused == LoginRefused::Locked,
+                    wait => match refused { LoginRefused::Wait(secs) => Some(secs), _ => None },
+                }
             };
             let mut response = app.render("login.html", ctx);
             *response.status_mut() = StatusCode::UNAUTHORIZED;
@@ -567,11 +655,13 @@ async fn record_page(
         .into_iter()
         .map(|c| context! { actor => c.actor, at => format_jst(c.at), body => c.body })
         .collect();
-    let staff: Vec<_> = app
+    // Only staff who may work a record can be given one.
+    let assignees: Vec<_> = app
         .store
         .all_staff()
         .await?
         .into_iter()
+        .filter(|s| identity::allows(s.role, Action::ProcessSubmissions))
         .map(|s| context! { login => s.login, name => s.display_name })
         .collect();
     let assigned = record.assigned_to.clone();
@@ -582,7 +672,7 @@ async fn record_page(
             title => def.title.get(lang),
             received_at => format_jst(record.received_at),
             status => status_label(status, lang),
-            fields, next, history, comments, staff, assigned,
+            fields, next, history, comments, assignees, assigned,
             record_sha256 => record.record_sha256,
         }
     };
@@ -765,4 +855,83 @@ async fn export(State(app): Shared, headers: HeaderMap, Query(q): Query<ExportQu
         response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// The tenant admin's page: who works on this desk, with what role; new
+/// accounts (an enrolment code to hand over), and lifting locks.
+async fn staff_page(State(app): Shared, headers: HeaderMap) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    render_staff(&app, &session, None).await
+}
+
+async fn render_staff(
+    app: &DeskApp,
+    session: &Session,
+    outcome: Option<minijinja::Value>,
+) -> Result<Response, WebError> {
+    let members: Vec<_> = app
+        .store
+        .all_staff()
+        .await?
+        .into_iter()
+        .map(|s| {
+            context! {
+                login => s.login, name => s.display_name, role => s.role.as_str(), enrolled => s.enrolled,
+                locked => s.locked, failures => s.failures,
+            }
+        })
+        .collect();
+    let roles: Vec<&str> = Role::ALL.iter().filter(|r| r.is_per_tenant()).map(|r| r.as_str()).collect();
+    let ctx = context! { ..base(app, session.lang, Some(session)), ..context! { members, roles, outcome } };
+    Ok(app.render("staff.html", ctx))
+}
+
+async fn add_staff(
+    State(app): Shared,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let login = get("login").trim().to_ascii_lowercase();
+    let name = forms::nfkc(get("name").trim());
+    let role = Role::parse(get("role")).filter(|r| r.is_per_tenant());
+    let outcome = match role {
+        _ if !identity::valid_login(&login) => context! { error => "login_id_invalid" },
+        _ if name.is_empty() => context! { error => "display_name_missing" },
+        None => context! { error => "role_invalid" },
+        Some(_) if app.store.staff(&login).await?.is_some_and(|s| s.enrolled) => context! { error => "login_id_taken" },
+        Some(role) => {
+            let code = app.store.add_staff(&login, &name, role).await?;
+            app.store
+                .log_access(&session.staff.login, "staff-added", None, &format!("{login} {}", role.as_str()))
+                .await?;
+            context! { created => login, code => code }
+        }
+    };
+    let failed = outcome.get_attr("error").map(|e| !e.is_undefined()).unwrap_or(false);
+    let mut response = render_staff(&app, &session, Some(outcome)).await?;
+    if failed {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
+async fn unlock_staff(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    if !csrf_ok(&session, &form) {
+        return Ok(csrf_refused());
+    }
+    if !app.store.unlock_staff(&login, &session.staff.login).await? {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    }
+    Ok(Redirect::to("/staff").into_response())
 }

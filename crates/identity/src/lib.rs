@@ -16,7 +16,7 @@ mod second_factor;
 mod throttle;
 
 pub use password::{hash_password, password_problem, valid_login, verify_password, PasswordProblem, ARGON2_PARAMS};
-pub use roles::{allows, Action, Grant, Role};
+pub use roles::{allows, Access, Action, Grant, Role};
 pub use second_factor::{
     new_totp_secret, recovery_code_hash, recovery_codes, totp, totp_step, RECOVERY_CODE_COUNT, TOTP_STEP_SECS,
 };

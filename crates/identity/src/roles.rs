@@ -75,6 +75,20 @@ impl Action {
     ];
 }
 
+/// What a web route needs; the counter's console and the desk each list
+/// every route with one of these, and one guard per server checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Sign-in, enrolment, language, static assets.
+    Anyone,
+    /// The password was right; the second factor is due.
+    SecondFactorDue,
+    /// Any account that finished signing in.
+    SignedIn,
+    /// An action (on the tenant of the path, or the server's own tenant).
+    Can(Action),
+}
+
 /// The table. Deny by default: a pair not listed is refused.
 pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;

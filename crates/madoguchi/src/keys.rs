@@ -148,11 +148,17 @@ pub enum DeskCommand {
         /// The name shown in the desk (e.g. 田中 一郎).
         #[arg(long)]
         name: String,
+        /// tenant-admin (manages the desk's staff), processor (works the
+        /// inbox), form-admin or auditor (their work is on the counter's
+        /// console). Give the first account tenant-admin.
+        #[arg(long, default_value = "processor")]
+        role: String,
         #[command(flatten)]
         desk: DeskDirArgs,
     },
-    /// Lift the lock on a staff account (after five failed sign-ins from
+    /// Lift the lock on a staff account (after ten failed sign-ins from
     /// anywhere), once you know why it happened. Logged, with your name.
+    /// (A tenant admin can do the same on the desk's staff page.)
     UnlockStaff {
         #[arg(long)]
         login: String,
@@ -176,6 +182,10 @@ pub enum DeskCommand {
         /// localhost only). Turn off only on a closed network served over http.
         #[arg(long, env = "MADOGUCHI_DESK_SECURE_COOKIES", default_value_t = true)]
         secure_cookies: bool,
+        /// The unit of the growing wait after failed sign-ins, in ms: from
+        /// the third failure 2, 4, 8 … units; the tenth locks the account.
+        #[arg(long, env = "MADOGUCHI_SIGN_IN_DELAY_UNIT_MS", default_value_t = 1000)]
+        sign_in_delay_unit_ms: u64,
     },
 }
 
@@ -369,10 +379,13 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
                 store.count_records().await?
             );
         }
-        DeskCommand::AddStaff { login, name, desk } => {
+        DeskCommand::AddStaff { login, name, role, desk } => {
+            let role = identity::Role::parse(&role)
+                .filter(|r| r.is_per_tenant())
+                .with_context(|| format!("role {role:?}: use tenant-admin, form-admin, processor or auditor"))?;
             let config = DeskConfig::load(&desk.desk_dir)?;
             let store = desk::DeskStore::open(&config.database(&desk.desk_dir)).await?;
-            let code = store.add_staff(&login, &name).await?;
+            let code = store.add_staff(&login, &name, role).await?;
             println!("Staff account {login} ({name}). Enrolment code (valid 72 hours, once):");
             println!("    {code}");
         }
@@ -384,10 +397,11 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             }
             println!("Unlocked {login} (by {by}).");
         }
-        DeskCommand::Serve { desk, listen, sync_secs, secure_cookies } => {
+        DeskCommand::Serve { desk, listen, sync_secs, secure_cookies, sign_in_delay_unit_ms } => {
             let (config, ring, store) = open_desk(&desk).await?;
             let settings = desk::web::DeskSettings {
                 secure_cookies,
+                sign_in_delay_unit: std::time::Duration::from_millis(sign_in_delay_unit_ms),
                 sync_interval: std::time::Duration::from_secs(sync_secs.max(1)),
                 ..Default::default()
             };

@@ -278,7 +278,7 @@ async fn staff_page(
         "admin/staff.html",
         context! {
             tenant => tenant.map(|t| context! { id => t.id.clone(), name => tenant_name(t, visitor.lang) }),
-            staff => staff_rows(accounts, (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
+            members => staff_rows(accounts, (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
             roles => roles, outcome => outcome,
         },
     )

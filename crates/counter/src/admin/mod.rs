@@ -23,7 +23,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use forms::Lang;
-use identity::Action;
+use identity::{Access, Action};
 use minijinja::{context, Environment};
 use rand::RngCore;
 use store::{StaffAccount, StaffSession};
@@ -38,19 +38,6 @@ const PRE_COOKIE: &str = "madoguchi_admin_pre";
 const LANG_COOKIE: &str = "madoguchi_admin_lang";
 /// Admin forms are small; a larger body is refused before it is read.
 const MAX_FORM_BYTES: usize = 64 * 1024;
-
-/// What a route needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Sign-in, enrolment, language.
-    Anyone,
-    /// The password was right; the second factor is due.
-    SecondFactorDue,
-    /// Any account that finished signing in.
-    SignedIn,
-    /// An action, on the `{tenant}` of the path or installation-wide.
-    Can(Action),
-}
 
 /// Every admin route and what it needs. The guard looks requests up here;
 /// the route×role test walks this table.
@@ -172,7 +159,7 @@ async fn guard_entry(State(counter): State<Arc<Counter>>, req: Request, next: Ne
 /// Marks a refusal by the guard (as opposed to an answer of the page), so
 /// the route × role table can be checked from outside.
 fn denied(mut response: Response) -> Response {
-    response.headers_mut().insert("x-admin-access", HeaderValue::from_static("denied"));
+    response.headers_mut().insert("x-access", HeaderValue::from_static("denied"));
     response
 }
 

@@ -67,7 +67,7 @@ impl Browser {
         }
         let status = response.status();
         let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let denied = response.headers().get("x-admin-access").is_some();
+        let denied = response.headers().get("x-access").is_some();
         Page { status, location, denied, body: response.text().await.unwrap() }
     }
 

@@ -1,6 +1,7 @@
 //! The desk and the counter together: key ceremony, import, signed sync,
 //! opening on the desk, status back to the resident.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -253,15 +254,14 @@ impl DeskServer {
 
 impl TestDesk {
     pub(crate) async fn serve(&self) -> DeskServer {
+        self.serve_with(&[]).await
+    }
+
+    pub(crate) async fn serve_with(&self, extra: &[&str]) -> DeskServer {
         use tokio::io::AsyncBufReadExt;
-        let mut command = tokio::process::Command::from(self.command(&[
-            "desk",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--sync-secs",
-            "1",
-        ]));
+        let mut args = vec!["desk", "serve", "--listen", "127.0.0.1:0", "--sync-secs", "1"];
+        args.extend_from_slice(extra);
+        let mut command = tokio::process::Command::from(self.command(&args));
         let mut child = command.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -281,7 +281,11 @@ impl TestDesk {
 
     /// Creates a staff account with the real command and returns its code.
     pub(crate) fn add_staff(&self, login: &str, name: &str) -> String {
-        let printed = self.run(&["desk", "add-staff", "--login", login, "--name", name]);
+        self.add_staff_as(login, name, "processor")
+    }
+
+    pub(crate) fn add_staff_as(&self, login: &str, name: &str, role: &str) -> String {
+        let printed = self.run(&["desk", "add-staff", "--login", login, "--name", name, "--role", role]);
         printed.lines().last().unwrap().trim().to_owned()
     }
 }
@@ -339,9 +343,18 @@ impl StaffSession {
     }
 }
 
-/// Enrols `login` through the desk's pages and signs in.
+/// Enrols `login` (a processor) through the desk's pages and signs in.
 async fn enrol_and_sign_in(desk: &TestDesk, server: &DeskServer, login: &str) -> StaffSession {
-    let code = desk.add_staff(login, "田中 一郎");
+    enrol_and_sign_in_as(desk, server, login, "processor").await
+}
+
+pub(crate) async fn enrol_and_sign_in_as(
+    desk: &TestDesk,
+    server: &DeskServer,
+    login: &str,
+    role: &str,
+) -> StaffSession {
+    let code = desk.add_staff_as(login, "田中 一郎", role);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let password = "midori-sakura-2026!";
     let page = http
@@ -661,15 +674,16 @@ async fn an_export_of_100000_records_streams_in_bounded_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_passwords_from_twenty_addresses_lock_the_account_until_someone_lifts_it() {
+async fn wrong_passwords_from_twenty_addresses_slow_then_lock_the_account_until_a_tenant_admin_lifts_it() {
     let counter = start(Engine::Sqlite).await;
     let desk = set_up_desk(&counter, "kawabe-village");
-    let server = desk.serve().await;
+    // Waits in units of 50 ms rather than seconds, so the test waits them out.
+    let server = desk.serve_with(&["--sign-in-delay-unit-ms", "50"]).await;
     let staff = enrol_and_sign_in(&desk, &server, "ito").await;
     drop(staff);
     let port = server.url.rsplit(':').next().unwrap().to_owned();
     // A thief with the right code but guessing passwords, one try from each
-    // of twenty addresses (127.0.0.2 … 127.0.0.21).
+    // of twenty addresses (127.0.0.2 … 127.0.0.21), waiting out each delay.
     let attempt = |last_octet: u8, password: &'static str| {
         let port = port.clone();
         async move {
@@ -678,39 +692,56 @@ async fn wrong_passwords_from_twenty_addresses_lock_the_account_until_someone_li
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap();
-            client
+            let response = client
                 .post(format!("http://127.0.0.1:{port}/login"))
                 .form(&[("login", "ito"), ("password", password), ("totp", "000000")])
                 .send()
                 .await
-                .unwrap()
-                .status()
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
         }
     };
+    let mut waits = 0;
     for octet in 2..=21 {
-        assert_eq!(attempt(octet, "guess-guess-guess").await, 401);
+        let (status, page) = attempt(octet, "guess-guess-guess").await;
+        assert_eq!(status, 401);
+        if let Some(rest) = page.split("待ち時間（秒）：").nth(1) {
+            waits += 1;
+            let secs: u64 = rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(secs * 1000 + 50)).await;
+        }
     }
+    assert_eq!(waits, identity::LOCK_AFTER_FAILURES - 3, "a growing wait from the third failure until the lock");
     let store = desk.store().await;
     let log = store.access_log().await.unwrap();
     let since_sign_in = log.iter().rposition(|(a, action, _)| a == "ito" && action == "login").unwrap() + 1;
     let after: Vec<&str> =
         log[since_sign_in..].iter().filter(|(a, _, _)| a == "ito").map(|(_, act, _)| act.as_str()).collect();
-    assert_eq!(after.iter().filter(|a| **a == "login-failed").count(), 5, "five guesses in all: {after:?}");
+    let failed = after.iter().filter(|a| **a == "login-failed").count() as i64;
+    assert_eq!(failed, identity::LOCK_AFTER_FAILURES, "ten guesses in all: {after:?}");
     assert_eq!(
-        after.iter().filter(|a| **a == "login-refused").count(),
-        15,
-        "the other fifteen never reached the password"
+        after.iter().filter(|a| **a == "login-refused").count() as i64,
+        20 - identity::LOCK_AFTER_FAILURES,
+        "the rest never reached the password"
     );
     // Locked: even the right password and a fresh code are refused now.
     let keys = desk.unlock();
-    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456").await.unwrap();
+    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456", 50).await.unwrap();
     assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::Locked);
-    // Until an administrator lifts the lock.
+
+    // The tenant admin sees the lock on the staff page and lifts it.
+    let admin = enrol_and_sign_in_as(&desk, &server, "kawabe.admin", "tenant-admin").await;
+    let (_, page) = admin.get("/staff").await;
+    assert!(page.contains("ロック中"), "{page}");
+    let csrf = crate::hidden_input(&page, "_csrf").unwrap();
+    let (status, _) = admin.post("/staff/ito/unlock", &[("_csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456", 50).await.unwrap();
+    assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::WrongCredentials, "no longer locked");
+    assert!(store.access_log().await.unwrap().contains(&("kawabe.admin".into(), "unlock".into(), None)));
+    // A lock can also be lifted from the command line (for a locked-out admin).
     let out = desk.command(&["desk", "unlock-staff", "--login", "ito", "--by", "admin1"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let refused = store.login(&keys, "ito", "midori-sakura-2026!", "123456").await.unwrap();
-    assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::WrongCredentials, "no longer locked");
-    assert!(store.access_log().await.unwrap().contains(&("admin1".into(), "unlock".into(), None)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,4 +769,96 @@ async fn staff_see_where_they_are_signed_in_and_can_sign_out_everywhere() {
     assert!(desk.sync().contains("synced"));
     let leaves = counter.store().await.ledger_entries(0, 10_000).await.unwrap();
     assert!(leaves.iter().any(|l| l.event.actor == "staff:ogawa" && l.event.detail.starts_with("sign-out-everywhere")));
+}
+
+/// The desk's route × role table, written out by hand: who gets past the
+/// guard on each route. The desk is one tenant's; the operator has no
+/// account on it.
+const DESK_EXPECTED: &[(&str, &str, &str)] = &[
+    ("GET", "/", "tenant-admin processor"),
+    ("GET", "/login", "anonymous tenant-admin form-admin processor auditor"),
+    ("POST", "/login", "anonymous tenant-admin form-admin processor auditor"),
+    ("GET", "/enrol", "anonymous tenant-admin form-admin processor auditor"),
+    ("POST", "/enrol", "anonymous tenant-admin form-admin processor auditor"),
+    ("POST", "/enrol/confirm", "anonymous tenant-admin form-admin processor auditor"),
+    ("GET", "/lang/{to}", "anonymous tenant-admin form-admin processor auditor"),
+    ("GET", "/assets/style.css", "anonymous tenant-admin form-admin processor auditor"),
+    ("GET", "/assets/desk.css", "anonymous tenant-admin form-admin processor auditor"),
+    ("GET", "/sessions", "tenant-admin form-admin processor auditor"),
+    ("GET", "/records/{receipt}", "tenant-admin processor"),
+    ("POST", "/records/{receipt}/status", "tenant-admin processor"),
+    ("POST", "/records/{receipt}/comment", "tenant-admin processor"),
+    ("POST", "/records/{receipt}/assign", "tenant-admin processor"),
+    ("GET", "/export", "tenant-admin processor"),
+    ("POST", "/sync", "tenant-admin processor"),
+    ("GET", "/staff", "tenant-admin"),
+    ("POST", "/staff", "tenant-admin"),
+    ("POST", "/staff/{login}/unlock", "tenant-admin"),
+    // Last, as they end sessions.
+    ("POST", "/sessions/end-all", "tenant-admin form-admin processor auditor"),
+    ("POST", "/logout", "tenant-admin form-admin processor auditor"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_desk_route_answers_every_role_as_the_table_says() {
+    let counter = start(Engine::Sqlite).await;
+    let desk = set_up_desk(&counter, "aoba-city");
+    let server = desk.serve().await;
+    let store = desk.store().await;
+    let roles = ["tenant-admin", "form-admin", "processor", "auditor"];
+    for role in roles {
+        store.add_staff(&format!("desk.{role}"), role, identity::Role::parse(role).unwrap()).await.unwrap();
+    }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Sessions straight from the store: sign-in is not what this tests.
+    let session_of = |role: &str| {
+        let (store, http, base, role) = (&store, http.clone(), server.url.clone(), role.to_owned());
+        async move {
+            let (id, _) = store.create_session(&format!("desk.{role}")).await.unwrap();
+            StaffSession { http, base, cookie: format!("madoguchi_desk={id}") }
+        }
+    };
+    let mut sessions = BTreeMap::new();
+    for role in roles {
+        sessions.insert(role, session_of(role).await);
+    }
+    sessions.insert("anonymous", StaffSession { http: http.clone(), base: server.url.clone(), cookie: String::new() });
+
+    let mut listed: Vec<(&str, &str)> = desk::web::ROUTES.iter().map(|(m, p, _)| (*m, *p)).collect();
+    let mut expected: Vec<(&str, &str)> = DESK_EXPECTED.iter().map(|(m, p, _)| (*m, *p)).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected, "the table covers exactly the desk's routes");
+
+    let mut mismatches = Vec::new();
+    for (method, route, allowed) in DESK_EXPECTED {
+        let path = route.replace("{receipt}", "2026-000001").replace("{login}", "desk.auditor").replace("{to}", "en");
+        for principal in ["anonymous", "tenant-admin", "form-admin", "processor", "auditor"] {
+            if *route == "/logout" && principal != "anonymous" {
+                sessions.insert(principal, session_of(principal).await);
+            }
+            let session = &sessions[principal];
+            let mut request = if *method == "GET" {
+                session.http.get(format!("{}{path}", session.base))
+            } else {
+                let csrf = if principal == "anonymous" {
+                    String::new()
+                } else {
+                    let (_, page) = session.get("/sessions").await;
+                    crate::hidden_input(&page, "_csrf").unwrap_or_default()
+                };
+                session.http.post(format!("{}{path}", session.base)).form(&[("_csrf", csrf)])
+            };
+            if !session.cookie.is_empty() {
+                request = request.header("cookie", &session.cookie);
+            }
+            let response = request.send().await.unwrap();
+            let denied = response.headers().get("x-access").is_some();
+            let expected = allowed.split(' ').any(|p| p == principal);
+            if denied == expected {
+                mismatches.push(format!("{method} {path} as {principal}: {}", response.status()));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "desk route × role table differs:\n{}", mismatches.join("\n"));
 }

@@ -122,8 +122,11 @@ async fn the_inbox_filters_by_form_status_date_and_assignee(engine: Engine) {
 
 async fn staff_sign_in_needs_password_and_a_fresh_totp_code_and_locks_after_failures(engine: Engine) {
     let f = fixture(engine).await;
-    assert!(f.store.add_staff("sato@city.example.jp", "佐藤").await.is_err(), "no e-mail addresses as login ids");
-    let code = f.store.add_staff("sato", "佐藤 次郎").await.unwrap();
+    assert!(
+        f.store.add_staff("sato@city.example.jp", "佐藤", identity::Role::Processor).await.is_err(),
+        "no e-mail addresses as login ids"
+    );
+    let code = f.store.add_staff("sato", "佐藤 次郎", identity::Role::Processor).await.unwrap();
     assert!(f.store.begin_enrolment(&f.keys, "sato", "wrong code", "long enough password").await.unwrap().is_none());
     let secret = f.store.begin_enrolment(&f.keys, "sato", &code, "long enough password").await.unwrap().unwrap();
     let totp = desk::staff::totp(&secret, "sato", "aoba-city").unwrap();
@@ -131,20 +134,21 @@ async fn staff_sign_in_needs_password_and_a_fresh_totp_code_and_locks_after_fail
     assert!(f.store.finish_enrolment(&f.keys, "sato", &code, &totp.generate(now)).await.unwrap());
     assert!(!f.store.finish_enrolment(&f.keys, "sato", &code, &totp.generate(now)).await.unwrap(), "code spent");
     // The enrolment used this step's code; the next step's is fresh.
-    let replay = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now)).await.unwrap();
+    let replay = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now), 0).await.unwrap();
     assert!(replay.is_err());
-    let ok = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 30)).await.unwrap();
+    let ok = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 30), 0).await.unwrap();
     assert_eq!(ok.unwrap().display_name, "佐藤 次郎");
     let (session, csrf) = f.store.create_session("sato").await.unwrap();
     let (staff, same_csrf) = f.store.session(&session, 60, 3600).await.unwrap().unwrap();
     assert_eq!((staff.login.as_str(), same_csrf), ("sato", csrf));
     assert!(f.store.session(&session, -1, 3600).await.unwrap().is_none(), "idle sessions end");
     assert!(f.store.session(&session, 60, 3600).await.unwrap().is_none(), "and stay ended");
-    // Wrong passwords lock the account, whatever the code.
-    for _ in 0..desk::staff::LOCK_AFTER_FAILURES {
-        let refused = f.store.login(&f.keys, "sato", "wrong password!!", &totp.generate(now + 60)).await.unwrap();
+    // Wrong passwords lock the account, whatever the code (no waits here:
+    // a delay unit of 0).
+    for _ in 0..identity::LOCK_AFTER_FAILURES {
+        let refused = f.store.login(&f.keys, "sato", "wrong password!!", &totp.generate(now + 60), 0).await.unwrap();
         assert!(refused.is_err());
     }
-    let locked = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 60)).await.unwrap();
+    let locked = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 60), 0).await.unwrap();
     assert_eq!(locked.unwrap_err(), desk::staff::LoginRefused::Locked);
 }
