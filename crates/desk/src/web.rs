@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use forms::{FormDefinition, Lang};
 use futures::StreamExt as _;
 use minijinja::{context, Environment};
@@ -206,26 +206,54 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
 ];
 
 /// The one place where desk requests are authorised.
-async fn guard(State(app): Shared, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn guard(State(app): Shared, mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
     let method = req.method().clone();
     let Some(access) = ROUTES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, a)| *a) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let role = match access {
-        Access::Anyone => return next.run(req).await,
-        _ => match session(&app, req.headers()).await {
-            Ok(session) => session.map(|s| s.staff.role),
-            Err(err) => return err.into_response(),
-        },
+    let session = match session(&app, req.headers()).await {
+        Ok(session) => session,
+        Err(err) => return err.into_response(),
     };
+    let role = session.as_ref().map(|s| s.staff.role);
     let allowed = match (access, role) {
+        (Access::Anyone, _) => true,
         (_, None) => false,
         (Access::Can(action), Some(role)) => identity::allows(role, action),
         (_, Some(_)) => true,
     };
     if allowed {
-        return next.run(req).await;
+        // CSRF: every POST carries the session's token, or before sign-in
+        // the double-submit cookie's.
+        let pre = cookie(req.headers(), PRE_COOKIE).filter(|t| t.len() == 32).map(str::to_owned);
+        let expected = session.as_ref().map(|s| s.csrf.clone()).or_else(|| pre.clone());
+        if method == axum::http::Method::POST {
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+            };
+            let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+            if !matches!((&sent, &expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes())) {
+                let mut response = csrf_refused();
+                response.headers_mut().insert("x-access", HeaderValue::from_static("denied"));
+                return response;
+            }
+            req = axum::extract::Request::from_parts(parts, Body::from(bytes));
+        }
+        let token = pre.clone().unwrap_or_else(|| random_hex(16));
+        req.extensions_mut().insert(PreCsrf(token.clone()));
+        let mut response = next.run(req).await;
+        if pre.is_none() && session.is_none() {
+            let secure = if app.settings.secure_cookies { "; Secure" } else { "" };
+            let value = format!("{PRE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        return response;
     }
     let mut response = if role.is_none() && method == axum::http::Method::GET {
         Redirect::to("/login").into_response()
@@ -303,13 +331,30 @@ macro_rules! signed_in {
     };
 }
 
-/// POSTs must carry the session's CSRF token.
-fn csrf_ok(session: &Session, form: &BTreeMap<String, String>) -> bool {
-    form.get("_csrf").is_some_and(|token| constant_time_eq(token.as_bytes(), session.csrf.as_bytes()))
-}
+/// The double-submit CSRF token of forms shown before sign-in (the guard
+/// sets its cookie and checks it on POST).
+#[derive(Clone)]
+struct PreCsrf(String);
+
+const PRE_COOKIE: &str = "madoguchi_desk_pre";
+/// Desk forms are small (a message to a resident at most); a larger body
+/// is refused before it is read.
+const MAX_FORM_BYTES: usize = 256 * 1024;
 
 fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, Html("<!doctype html><html lang=\"ja\"><title>403</title><p>フォームの有効期限が切れました。ページを開き直してください。/ This form has expired; please reload the page.</p></html>")).into_response()
+}
+
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+fn base_anonymous(app: &DeskApp, lang: Lang, pre: &PreCsrf) -> minijinja::Value {
+    // The first map that has a key wins: the token before base's none.
+    context! { ..context! { csrf => pre.0.clone() }, ..base(app, lang, None) }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -360,13 +405,14 @@ fn session_cookie(app: &DeskApp, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-async fn login_page(State(app): Shared, headers: HeaderMap) -> Response {
+async fn login_page(State(app): Shared, Extension(pre): Extension<PreCsrf>, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers);
-    app.render("login.html", context! { ..base(&app, lang, None), ..context! { error => false } })
+    app.render("login.html", context! { ..base_anonymous(&app, lang, &pre), ..context! { error => false } })
 }
 
 async fn login(
     State(app): Shared,
+    Extension(pre): Extension<PreCsrf>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
@@ -384,7 +430,7 @@ async fn login(
         }
         Err(refused) => {
             let ctx = context! {
-                ..base(&app, lang, None),
+                ..base_anonymous(&app, lang, &pre),
                 ..context! {
                     error => true, not_enrolled => refused == LoginRefused::NotEnrolled, login => login,
                     locked => refused == LoginRefused::Locked,
@@ -398,15 +444,7 @@ async fn login(
     }
 }
 
-async fn logout(
-    State(app): Shared,
-    headers: HeaderMap,
-    Form(form): Form<BTreeMap<String, String>>,
-) -> Result<Response, WebError> {
-    let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
+async fn logout(State(app): Shared, headers: HeaderMap) -> Result<Response, WebError> {
     if let Some(id) = cookie(&headers, COOKIE) {
         app.store.end_session(id).await?;
     }
@@ -433,15 +471,8 @@ async fn sessions_page(State(app): Shared, headers: HeaderMap) -> Result<Respons
 
 /// "Sign out everywhere": every session of this staff member ends, this
 /// one included.
-async fn end_all_sessions(
-    State(app): Shared,
-    headers: HeaderMap,
-    Form(form): Form<BTreeMap<String, String>>,
-) -> Result<Response, WebError> {
+async fn end_all_sessions(State(app): Shared, headers: HeaderMap) -> Result<Response, WebError> {
     let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
     app.store.end_all_sessions(&session.staff.login).await?;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));
@@ -458,14 +489,15 @@ async fn switch_lang(Path(to): Path<String>) -> Response {
     response
 }
 
-async fn enrol_page(State(app): Shared, headers: HeaderMap) -> Response {
+async fn enrol_page(State(app): Shared, Extension(pre): Extension<PreCsrf>, headers: HeaderMap) -> Response {
     let lang = lang_of(&headers);
-    app.render("enrol.html", context! { ..base(&app, lang, None), ..context! { step => "password" } })
+    app.render("enrol.html", context! { ..base_anonymous(&app, lang, &pre), ..context! { step => "password" } })
 }
 
 /// Step 1: enrolment code + password → the TOTP secret to register.
 async fn enrol(
     State(app): Shared,
+    Extension(pre): Extension<PreCsrf>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
@@ -482,7 +514,7 @@ async fn enrol(
     let fail = |error: &str| {
         let mut response = app.render(
             "enrol.html",
-            context! { ..base(&app, lang, None), ..context! { step => "password", error => error, login => login.clone(), code => code.clone() } },
+            context! { ..base_anonymous(&app, lang, &pre), ..context! { step => "password", error => error, login => login.clone(), code => code.clone() } },
         );
         *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         response
@@ -499,7 +531,7 @@ async fn enrol(
         .map(|code| code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
         .unwrap_or_default();
     let ctx = context! {
-        ..base(&app, lang, None),
+        ..base_anonymous(&app, lang, &pre),
         ..context! { step => "totp", login => login, code => code, qr_svg => minijinja::Value::from_safe_string(qr),
                      secret => totp.get_secret_base32(), otpauth => url }
     };
@@ -509,6 +541,7 @@ async fn enrol(
 /// Step 2: a first TOTP code proves the authenticator works.
 async fn enrol_confirm(
     State(app): Shared,
+    Extension(pre): Extension<PreCsrf>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
@@ -518,12 +551,12 @@ async fn enrol_confirm(
     if app.store.finish_enrolment(&app.keys, &login, get("code"), get("totp")).await? {
         return Ok(app.render(
             "login.html",
-            context! { ..base(&app, lang, None), ..context! { enrolled => true, login => login } },
+            context! { ..base_anonymous(&app, lang, &pre), ..context! { enrolled => true, login => login } },
         ));
     }
     let mut response = app.render(
         "enrol.html",
-        context! { ..base(&app, lang, None), ..context! { step => "password", error => "totp_invalid", login => login } },
+        context! { ..base_anonymous(&app, lang, &pre), ..context! { step => "password", error => "totp_invalid", login => login } },
     );
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
@@ -679,18 +712,15 @@ async fn record_page(
     Ok(app.render("record.html", ctx))
 }
 
-/// What every POST on a record checks first: a session, its CSRF token,
-/// and a well-formed 到達番号. `Err` is the answer to give instead.
+/// What every POST on a record checks first (after the guard checked the
+/// role and the CSRF token): a session and a well-formed 到達番号. `Err` is
+/// the answer to give instead.
 async fn record_action(
     app: &DeskApp,
     headers: &HeaderMap,
     receipt: &str,
-    form: &BTreeMap<String, String>,
 ) -> Result<Result<(Session, ReceiptNumber), Response>, WebError> {
     let Some(session) = session(app, headers).await? else { return Ok(Err(Redirect::to("/login").into_response())) };
-    if !csrf_ok(&session, form) {
-        return Ok(Err(csrf_refused()));
-    }
     match parse_receipt(receipt) {
         Some(receipt) => Ok(Ok((session, receipt))),
         None => Ok(Err((StatusCode::NOT_FOUND, "not found").into_response())),
@@ -707,7 +737,7 @@ async fn change_status(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+    let (session, receipt) = match record_action(&app, &headers, &receipt).await? {
         Ok(gate) => gate,
         Err(refused) => return Ok(refused),
     };
@@ -739,7 +769,7 @@ async fn comment(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+    let (session, receipt) = match record_action(&app, &headers, &receipt).await? {
         Ok(gate) => gate,
         Err(refused) => return Ok(refused),
     };
@@ -756,7 +786,7 @@ async fn assign(
     Path(receipt): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let (session, receipt) = match record_action(&app, &headers, &receipt, &form).await? {
+    let (session, receipt) = match record_action(&app, &headers, &receipt).await? {
         Ok(gate) => gate,
         Err(refused) => return Ok(refused),
     };
@@ -770,15 +800,7 @@ async fn assign(
     Ok(back_to(receipt))
 }
 
-async fn sync_now(
-    State(app): Shared,
-    headers: HeaderMap,
-    Form(form): Form<BTreeMap<String, String>>,
-) -> Result<Response, WebError> {
-    let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
+async fn sync_now(State(app): Shared) -> Result<Response, WebError> {
     if let Err(err) = app.sync_once().await {
         tracing::warn!(error = %err, "sync requested by staff failed");
     }
@@ -892,9 +914,6 @@ async fn add_staff(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, WebError> {
     let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let login = get("login").trim().to_ascii_lowercase();
     let name = forms::nfkc(get("name").trim());
@@ -920,16 +939,8 @@ async fn add_staff(
     Ok(response)
 }
 
-async fn unlock_staff(
-    State(app): Shared,
-    headers: HeaderMap,
-    Path(login): Path<String>,
-    Form(form): Form<BTreeMap<String, String>>,
-) -> Result<Response, WebError> {
+async fn unlock_staff(State(app): Shared, headers: HeaderMap, Path(login): Path<String>) -> Result<Response, WebError> {
     let session = signed_in!(app, headers);
-    if !csrf_ok(&session, &form) {
-        return Ok(csrf_refused());
-    }
     if !app.store.unlock_staff(&login, &session.staff.login).await? {
         return Ok((StatusCode::NOT_FOUND, "not found").into_response());
     }

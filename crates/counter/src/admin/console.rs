@@ -618,38 +618,31 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-pub(crate) async fn installation_ledger(
+/// The ledger page: installation-wide (`/admin/ledger`, the operator) or
+/// one tenant's (`/admin/t/{tenant}/ledger`).
+pub(crate) async fn ledger(
     Extension(visitor): Extension<Visitor>,
     State(counter): Shared,
+    tenant: Option<Path<String>>,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Response, PageError> {
-    ledger_page(&counter, &visitor, None, query).await
+    let tenant = match tenant {
+        Some(Path(id)) => Some(tenant_of(&counter, &id).await?),
+        None => None,
+    };
+    ledger_page(&counter, &visitor, tenant, query).await
 }
 
-pub(crate) async fn installation_ledger_csv(
+/// The same, as CSV.
+pub(crate) async fn ledger_export(
     Extension(visitor): Extension<Visitor>,
     State(counter): Shared,
+    tenant: Option<Path<String>>,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Response, PageError> {
-    ledger_csv(&counter, &visitor, None, query).await
-}
-
-pub(crate) async fn tenant_ledger(
-    Extension(visitor): Extension<Visitor>,
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    Query(query): Query<LedgerQuery>,
-) -> Result<Response, PageError> {
-    let tenant = tenant_of(&counter, &tenant).await?;
-    ledger_page(&counter, &visitor, Some(tenant), query).await
-}
-
-pub(crate) async fn tenant_ledger_csv(
-    Extension(visitor): Extension<Visitor>,
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    Query(query): Query<LedgerQuery>,
-) -> Result<Response, PageError> {
-    let tenant = tenant_of(&counter, &tenant).await?;
-    ledger_csv(&counter, &visitor, Some(tenant), query).await
+    let tenant = match tenant {
+        Some(Path(id)) => Some(tenant_of(&counter, &id).await?),
+        None => None,
+    };
+    ledger_csv(&counter, &visitor, tenant, query).await
 }

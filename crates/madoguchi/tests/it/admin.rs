@@ -31,6 +31,8 @@ pub struct Browser {
 
 pub struct Page {
     pub status: StatusCode,
+    /// The Set-Cookie headers, as sent.
+    pub set_cookie: Vec<String>,
     pub location: String,
     pub denied: bool,
     pub body: String,
@@ -43,11 +45,16 @@ impl Browser {
 
     /// A browser whose connections come from `source` (127.0.0.x).
     pub fn from(counter: &TestCounter, source: Option<IpAddr>) -> Browser {
+        Browser::at(&counter.url, source)
+    }
+
+    /// A browser for any madoguchi server at `base` (the desk too).
+    pub fn at(base: &str, source: Option<IpAddr>) -> Browser {
         let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         if let Some(source) = source {
             builder = builder.local_address(source);
         }
-        Browser { http: builder.build().unwrap(), base: counter.url.clone(), cookies: BTreeMap::new() }
+        Browser { http: builder.build().unwrap(), base: base.to_owned(), cookies: BTreeMap::new() }
     }
 
     fn cookie_header(&self) -> String {
@@ -55,8 +62,10 @@ impl Browser {
     }
 
     async fn finish(&mut self, response: reqwest::Response) -> Page {
+        let mut set_cookie = Vec::new();
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().unwrap();
+            set_cookie.push(text.to_owned());
             let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
             let (name, value) = pair.split_once('=').unwrap();
             if attributes.contains("Max-Age=0") {
@@ -68,7 +77,7 @@ impl Browser {
         let status = response.status();
         let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let denied = response.headers().get("x-access").is_some();
-        Page { status, location, denied, body: response.text().await.unwrap() }
+        Page { status, set_cookie, location, denied, body: response.text().await.unwrap() }
     }
 
     pub async fn get(&mut self, path: &str) -> Page {

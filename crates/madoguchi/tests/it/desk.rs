@@ -355,47 +355,42 @@ pub(crate) async fn enrol_and_sign_in_as(
     role: &str,
 ) -> StaffSession {
     let code = desk.add_staff_as(login, "田中 一郎", role);
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut browser = crate::admin::Browser::at(&server.url, None);
     let password = "midori-sakura-2026!";
-    let page = http
-        .post(format!("{}/enrol", server.url))
-        .form(&[("login", login), ("code", &code), ("password", password), ("password2", password)])
-        .send()
+    let page = browser
+        .submit(
+            "/enrol",
+            "/enrol",
+            &[("login", login), ("code", &code), ("password", password), ("password2", password)],
+        )
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body;
     let secret = element_text(&page, "totp-secret").unwrap_or_else(|| panic!("no TOTP secret:\n{page}"));
     let t0 = now_secs();
-    let done = http
-        .post(format!("{}/enrol/confirm", server.url))
-        .form(&[("login", login), ("code", code.as_str()), ("totp", &totp_code(&secret, t0))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 200);
+    let csrf = crate::hidden_input(&page, "_csrf").unwrap();
+    let done = browser
+        .post(
+            "/enrol/confirm",
+            &[("_csrf", &csrf), ("login", login), ("code", &code), ("totp", &totp_code(&secret, t0))],
+        )
+        .await;
+    assert_eq!(done.status, 200);
     // The enrolment used this 30-second step's code: a replay is refused,
     // the next step's code is accepted.
-    let replay = http
-        .post(format!("{}/login", server.url))
-        .form(&[("login", login), ("password", password), ("totp", &totp_code(&secret, t0))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 401, "a TOTP code is good once");
-    let signed_in = http
-        .post(format!("{}/login", server.url))
-        .form(&[("login", login), ("password", password), ("totp", &totp_code(&secret, t0 + 30))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 303, "{}", signed_in.text().await.unwrap());
-    let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let replay = browser
+        .submit("/login", "/login", &[("login", login), ("password", password), ("totp", &totp_code(&secret, t0))])
+        .await;
+    assert_eq!(replay.status, 401, "a TOTP code is good once");
+    let signed_in = browser
+        .submit("/login", "/login", &[("login", login), ("password", password), ("totp", &totp_code(&secret, t0 + 30))])
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let set_cookie = signed_in.set_cookie.iter().find(|c| c.starts_with("madoguchi_desk=")).unwrap().clone();
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     StaffSession { http, base: server.url.clone(), cookie }
 }
 
@@ -685,20 +680,12 @@ async fn wrong_passwords_from_twenty_addresses_slow_then_lock_the_account_until_
     // A thief with the right code but guessing passwords, one try from each
     // of twenty addresses (127.0.0.2 … 127.0.0.21), waiting out each delay.
     let attempt = |last_octet: u8, password: &'static str| {
-        let port = port.clone();
+        let url = format!("http://127.0.0.1:{port}");
         async move {
-            let client = reqwest::Client::builder()
-                .local_address(std::net::IpAddr::from([127, 0, 0, last_octet]))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap();
-            let response = client
-                .post(format!("http://127.0.0.1:{port}/login"))
-                .form(&[("login", "ito"), ("password", password), ("totp", "000000")])
-                .send()
-                .await
-                .unwrap();
-            (response.status(), response.text().await.unwrap())
+            let mut thief = crate::admin::Browser::at(&url, Some(std::net::IpAddr::from([127, 0, 0, last_octet])));
+            let page =
+                thief.submit("/login", "/login", &[("login", "ito"), ("password", password), ("totp", "000000")]).await;
+            (page.status, page.body)
         }
     };
     let mut waits = 0;
@@ -822,7 +809,10 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
     for role in roles {
         sessions.insert(role, session_of(role).await);
     }
-    sessions.insert("anonymous", StaffSession { http: http.clone(), base: server.url.clone(), cookie: String::new() });
+    // The anonymous visitor holds the pre-sign-in CSRF cookie of the login page.
+    let login_page = http.get(format!("{}/login", server.url)).send().await.unwrap();
+    let pre = login_page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    sessions.insert("anonymous", StaffSession { http: http.clone(), base: server.url.clone(), cookie: pre });
 
     let mut listed: Vec<(&str, &str)> = desk::web::ROUTES.iter().map(|(m, p, _)| (*m, *p)).collect();
     let mut expected: Vec<(&str, &str)> = DESK_EXPECTED.iter().map(|(m, p, _)| (*m, *p)).collect();
@@ -841,12 +831,8 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
             let mut request = if *method == "GET" {
                 session.http.get(format!("{}{path}", session.base))
             } else {
-                let csrf = if principal == "anonymous" {
-                    String::new()
-                } else {
-                    let (_, page) = session.get("/sessions").await;
-                    crate::hidden_input(&page, "_csrf").unwrap_or_default()
-                };
+                let (_, page) = session.get(if principal == "anonymous" { "/login" } else { "/sessions" }).await;
+                let csrf = crate::hidden_input(&page, "_csrf").unwrap_or_default();
                 session.http.post(format!("{}{path}", session.base)).form(&[("_csrf", csrf)])
             };
             if !session.cookie.is_empty() {
@@ -861,4 +847,8 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
         }
     }
     assert!(mismatches.is_empty(), "desk route × role table differs:\n{}", mismatches.join("\n"));
+
+    // Before sign-in too, a form without its token is refused.
+    let bare = http.post(format!("{}/login", server.url)).form(&[("login", "desk.processor")]).send().await.unwrap();
+    assert_eq!(bare.status(), 403);
 }
