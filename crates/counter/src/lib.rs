@@ -17,6 +17,7 @@ mod admin;
 pub mod demo;
 mod draft;
 mod error;
+mod guard;
 mod ledger_api;
 pub mod notify;
 mod pages;
@@ -64,6 +65,14 @@ pub struct CounterSettings {
     /// The unit of the growing delay after failed sign-ins (2, 4, 8 …
     /// units, see `identity::delay_after`).
     pub sign_in_delay_unit: Duration,
+    /// Admission control in front of everything (None: no shield, for
+    /// comparisons only).
+    pub shield: Option<shield::ShieldConfig>,
+    /// Renders the Prometheus text at /metrics (the binary installs the
+    /// recorder).
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// Addresses besides loopback that may scrape /metrics.
+    pub metrics_from: Vec<std::net::IpAddr>,
 }
 
 impl Default for CounterSettings {
@@ -79,6 +88,9 @@ impl Default for CounterSettings {
             staff_session_idle: Duration::from_secs(30 * 60),
             staff_session_absolute: Duration::from_secs(12 * 3600),
             sign_in_delay_unit: Duration::from_secs(1),
+            shield: Some(shield::ShieldConfig::default()),
+            metrics: None,
+            metrics_from: Vec::new(),
         }
     }
 }
@@ -102,6 +114,9 @@ pub struct Counter {
     pub(crate) pages: pages::Templates,
     pub(crate) admin_pages: admin::AdminPages,
     pub(crate) passkeys: Option<admin::Passkeys>,
+    pub(crate) shield: Option<shield::Shield>,
+    /// Known tenant ids, for the shield's classifier (refreshed).
+    pub(crate) tenant_ids: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
 impl Counter {
@@ -110,6 +125,17 @@ impl Counter {
     pub fn new(store: Store, token_key: &[u8], settings: CounterSettings) -> Result<Arc<Counter>, CounterError> {
         let passkeys =
             settings.public_url.as_deref().map(admin::Passkeys::new).transpose().map_err(CounterError::Config)?;
+        let tenant_ids = Arc::default();
+        let shield = match &settings.shield {
+            Some(config) => {
+                let classifier = guard::CounterClassifier::new(TokenBox::new(token_key)?, Arc::clone(&tenant_ids));
+                // The proof-of-work key is derived from the shared token
+                // key, so every node accepts every node's challenges.
+                let pow_key = TokenBox::new(token_key)?.derive("shield proof of work", b"");
+                Some(shield::Shield::new(config.clone(), Arc::new(classifier), pow_key))
+            }
+            None => None,
+        };
         Ok(Arc::new(Counter {
             store,
             tokens: TokenBox::new(token_key)?,
@@ -117,6 +143,8 @@ impl Counter {
             pages: pages::Templates::new(),
             admin_pages: admin::AdminPages::new(),
             passkeys,
+            shield,
+            tenant_ids,
         }))
     }
 
@@ -126,9 +154,54 @@ impl Counter {
 
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
-        let routes =
-            pages::routes().merge(sync::routes()).merge(ledger_api::routes()).merge(admin::routes(Arc::clone(self)));
-        security::wrap(routes, &self.settings).with_state(Arc::clone(self))
+        let routes = pages::routes()
+            .merge(sync::routes())
+            .merge(ledger_api::routes())
+            .merge(admin::routes(Arc::clone(self)))
+            .route("/metrics", axum::routing::get(guard::metrics));
+        let router = security::wrap(routes, &self.settings).with_state(Arc::clone(self));
+        match &self.shield {
+            Some(shield) => router.layer(shield.clone()),
+            None => router,
+        }
+    }
+
+    /// The shield, for the operator's status page.
+    pub fn shield(&self) -> Option<&shield::Shield> {
+        self.shield.as_ref()
+    }
+
+    /// Starts what runs beside serving: the shield's housekeeping, and
+    /// keeping the known tenants and the operator's under-attack switches
+    /// in step with the database (every node sees the same).
+    pub fn spawn_background(self: &Arc<Self>) {
+        if let Some(shield) = &self.shield {
+            shield.spawn_housekeeping();
+        }
+        let counter = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if let Err(err) = counter.refresh_tenants().await {
+                    tracing::warn!(error = %err, "could not refresh the tenant list; will retry");
+                }
+            }
+        });
+    }
+
+    /// Reads the tenant list and under-attack switches once.
+    pub async fn refresh_tenants(&self) -> Result<(), store::StoreError> {
+        let tenants = self.store.tenants().await?;
+        let attacked = self.store.tenants_under_attack().await?;
+        if let Ok(mut ids) = self.tenant_ids.write() {
+            *ids = tenants.iter().map(|t| t.id.clone()).collect();
+        }
+        if let Some(shield) = &self.shield {
+            for tenant in &tenants {
+                shield.set_under_attack(&tenant.id, attacked.contains(&tenant.id));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -138,6 +211,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    counter.refresh_tenants().await.map_err(std::io::Error::other)?;
+    counter.spawn_background();
     let app = counter.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

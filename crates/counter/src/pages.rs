@@ -358,7 +358,14 @@ async fn form_page(
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (_, def) = load_form(&counter, &tenant.id, &form).await?;
-    render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK)
+    let mut response = render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK)?;
+    // The form session: while a flood is on, this resident comes first.
+    if let Some(cookie) =
+        crate::guard::form_session_cookie(&counter.tokens, &tenant.id, counter.settings.secure_cookies)
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Reads a urlencoded form body, refusing it before reading when it is

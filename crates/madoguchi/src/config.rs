@@ -107,6 +107,122 @@ pub struct ServeArgs {
     /// Log format on standard error. Default: text
     #[arg(long, env = "MADOGUCHI_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+
+    #[command(flatten)]
+    shield: ShieldArgs,
+}
+
+/// The shield's settings (see docs/shield.md). Per-tenant shares go in the
+/// configuration file: `[shield_tenants.aoba-city] max_in_flight = 64`.
+#[derive(Debug, Args)]
+pub struct ShieldArgs {
+    /// Admission control in front of the counter. Turn off only to compare
+    /// (the flood drill does). Default: true
+    #[arg(long, env = "MADOGUCHI_SHIELD", value_name = "BOOL")]
+    shield: Option<bool>,
+    /// Requests per second and burst per source address. Default: 20/60
+    #[arg(long, env = "MADOGUCHI_SHIELD_ADDRESS_RATE", value_name = "PER_SEC/BURST")]
+    shield_address_rate: Option<String>,
+    /// The same per IPv4 /24 or IPv6 /64. Default: 200/400
+    #[arg(long, env = "MADOGUCHI_SHIELD_PREFIX_RATE", value_name = "PER_SEC/BURST")]
+    shield_prefix_rate: Option<String>,
+    /// Proxies (comma-separated addresses) whose X-Forwarded-For is
+    /// believed. Default: none (the socket's address counts)
+    #[arg(long, env = "MADOGUCHI_TRUSTED_PROXIES", value_name = "ADDRS")]
+    trusted_proxies: Option<String>,
+    /// Latency above which the adaptive limit shrinks. Default: 250
+    #[arg(long, env = "MADOGUCHI_SHIELD_LATENCY_TARGET_MS", value_name = "MS")]
+    shield_latency_target_ms: Option<u64>,
+    /// The adaptive limit of requests in flight: where it starts, and its
+    /// ceiling. Default: 64/512
+    #[arg(long, env = "MADOGUCHI_SHIELD_CONCURRENCY", value_name = "INITIAL/MAX")]
+    shield_concurrency: Option<String>,
+    /// Requests of one tenant in flight at once, and waiting. Default: 32/64
+    #[arg(long, env = "MADOGUCHI_SHIELD_TENANT_SHARE", value_name = "IN_FLIGHT/QUEUE")]
+    shield_tenant_share: Option<String>,
+    /// Addresses besides loopback that may scrape /metrics (comma-separated).
+    #[arg(long, env = "MADOGUCHI_METRICS_FROM", value_name = "ADDRS")]
+    metrics_from: Option<String>,
+}
+
+/// One tenant's share in the configuration file.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantShareFile {
+    max_in_flight: Option<usize>,
+    max_queue: Option<usize>,
+    queue_timeout_ms: Option<u64>,
+}
+
+fn pair(key: &str, text: &str) -> anyhow::Result<(u64, u64)> {
+    let parse = || -> Option<(u64, u64)> {
+        let (a, b) = text.split_once('/')?;
+        Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+    };
+    match parse() {
+        Some((a, b)) if a > 0 && b > 0 => Ok((a, b)),
+        _ => bail!("{key}: {text:?} is not N/M with two positive numbers"),
+    }
+}
+
+fn addresses(key: &str, text: &str) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| anyhow::anyhow!("{key}: {s:?} is not an IP address")))
+        .collect()
+}
+
+impl ShieldArgs {
+    fn resolve(self, file: &ConfigFile) -> anyhow::Result<(Option<shield::ShieldConfig>, Vec<std::net::IpAddr>)> {
+        let metrics_from = match self.metrics_from.or(file.metrics_from.clone()) {
+            Some(text) => addresses("metrics_from", &text)?,
+            None => Vec::new(),
+        };
+        if !self.shield.or(file.shield).unwrap_or(true) {
+            return Ok((None, metrics_from));
+        }
+        let mut config = shield::ShieldConfig::default();
+        if let Some(text) = self.shield_address_rate.or(file.shield_address_rate.clone()) {
+            let (rate, burst) = pair("shield_address_rate", &text)?;
+            config.per_address = shield::Rate { per_second: rate as u32, burst: burst as u32 };
+        }
+        if let Some(text) = self.shield_prefix_rate.or(file.shield_prefix_rate.clone()) {
+            let (rate, burst) = pair("shield_prefix_rate", &text)?;
+            config.per_prefix = shield::Rate { per_second: rate as u32, burst: burst as u32 };
+        }
+        if let Some(text) = self.trusted_proxies.or(file.trusted_proxies.clone()) {
+            config.trusted_proxies = addresses("trusted_proxies", &text)?;
+        }
+        if let Some(ms) = self.shield_latency_target_ms.or(file.shield_latency_target_ms) {
+            config.adaptive.target = std::time::Duration::from_millis(ms.max(1));
+        }
+        if let Some(text) = self.shield_concurrency.or(file.shield_concurrency.clone()) {
+            let (initial, max) = pair("shield_concurrency", &text)?;
+            config.adaptive.initial_limit = initial as usize;
+            config.adaptive.max_limit = (max as usize).max(initial as usize);
+        }
+        if let Some(text) = self.shield_tenant_share.or(file.shield_tenant_share.clone()) {
+            let (in_flight, queue) = pair("shield_tenant_share", &text)?;
+            config.tenant.max_in_flight = in_flight as usize;
+            config.tenant.max_queue = queue as usize;
+        }
+        for (tenant, share) in file.shield_tenants.clone().unwrap_or_default() {
+            let base = config.tenant;
+            config.tenant_overrides.insert(
+                tenant,
+                shield::TenantLimits {
+                    max_in_flight: share.max_in_flight.unwrap_or(base.max_in_flight).max(1),
+                    max_queue: share.max_queue.unwrap_or(base.max_queue),
+                    queue_timeout: share
+                        .queue_timeout_ms
+                        .map(std::time::Duration::from_millis)
+                        .unwrap_or(base.queue_timeout),
+                },
+            );
+        }
+        Ok((Some(config), metrics_from))
+    }
 }
 
 /// The configuration file: the same keys as the flags.
@@ -130,6 +246,15 @@ struct ConfigFile {
     ledger_key_file: Option<PathBuf>,
     ledger_origin: Option<String>,
     log_format: Option<LogFormat>,
+    shield: Option<bool>,
+    shield_address_rate: Option<String>,
+    shield_prefix_rate: Option<String>,
+    trusted_proxies: Option<String>,
+    shield_latency_target_ms: Option<u64>,
+    shield_tenant_share: Option<String>,
+    shield_concurrency: Option<String>,
+    metrics_from: Option<String>,
+    shield_tenants: Option<std::collections::HashMap<String, TenantShareFile>>,
 }
 
 /// The key that signs ledger checkpoints, and the log's name.
@@ -259,6 +384,8 @@ pub struct ServeConfig {
     pub checkpoint_secs: u64,
     pub ledger: LedgerConfig,
     pub log_format: LogFormat,
+    pub shield: Option<shield::ShieldConfig>,
+    pub metrics_from: Vec<std::net::IpAddr>,
 }
 
 impl ServeConfig {
@@ -270,6 +397,7 @@ impl ServeConfig {
         }
         let data_dir = store.data_dir.clone();
         let ledger = args.ledger.resolve(&file, &data_dir);
+        let (shield, metrics_from) = args.shield.resolve(&file)?;
         let smtp = match args.smtp.or(file.smtp) {
             None => None,
             Some(text) => {
@@ -280,6 +408,8 @@ impl ServeConfig {
         };
         let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         Ok(ServeConfig {
+            shield,
+            metrics_from,
             smtp,
             mail_from: args.mail_from.or(file.mail_from).unwrap_or_else(|| "madoguchi@localhost".into()),
             public_url: args.public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}")),

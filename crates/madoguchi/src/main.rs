@@ -10,6 +10,7 @@ mod admin_cmd;
 mod config;
 mod keys;
 mod ledger_cmd;
+mod tenant_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ enum Command {
     /// The admin console's accounts: create the first operator.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// One tenant's switches (under-attack mode).
+    #[command(subcommand)]
+    Tenant(tenant_cmd::TenantCommand),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Desk(command) => run_async(keys::desk_command(command)),
         Command::Ledger(command) => return ledger_cmd::run(command),
         Command::Admin(command) => run_async(admin_cmd::run(command)),
+        Command::Tenant(command) => run_async(tenant_cmd::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -184,6 +189,9 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     let settings = counter::CounterSettings {
         public_url: passkey_url,
         sign_in_delay_unit: std::time::Duration::from_millis(config.sign_in_delay_unit_ms),
+        shield: config.shield.clone(),
+        metrics: Some(install_metrics()?),
+        metrics_from: config.metrics_from.clone(),
         ledger_vkey,
         notifier,
         hsts: config.hsts,
@@ -199,6 +207,14 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     println!("madoguchi counter: http://{local}/");
     counter::serve(counter, listener, shutdown_signal()).await.context("serving")?;
     Ok(())
+}
+
+/// The Prometheus recorder for this process; returns what renders /metrics.
+fn install_metrics() -> anyhow::Result<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    Ok(std::sync::Arc::new(move || handle.render()))
 }
 
 pub(crate) async fn shutdown_signal() {

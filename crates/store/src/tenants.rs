@@ -153,4 +153,27 @@ impl Store {
             }
         }
     }
+
+    /// The operator's under-attack switch; entered in the ledger.
+    pub async fn set_under_attack(&self, tenant: &str, on: bool, actor: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE tenants SET under_attack = $2 WHERE id = $1")
+            .bind(tenant)
+            .bind(i64::from(on))
+            .execute(&self.db)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        let detail = if on { "under-attack mode on" } else { "under-attack mode off" };
+        self.record_event(&crate::ledger::event(ledger::EventKind::AdminAction, actor, Some(tenant), None, detail))
+            .await?;
+        Ok(())
+    }
+
+    /// Tenants whose under-attack switch is on.
+    pub async fn tenants_under_attack(&self) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT id FROM tenants WHERE under_attack <> 0 ORDER BY id").fetch_all(&self.db).await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
 }

@@ -143,6 +143,14 @@ async fn spawn(binary: &Path, root: &Path, database_url: &str, extra_args: &[Str
             std::env::var("MADOGUCHI_TEST_LOG").unwrap_or_else(|_| "debug,sqlx=info,hyper=info,h2=info".into()),
         )
         .env_remove("MADOGUCHI_CONFIG")
+        // The shield stays on, with room for tests that send hundreds of
+        // requests from 127.0.0.1 on a debug build; the shield's own tests
+        // set its limits with flags (flags win over the environment).
+        .env("MADOGUCHI_SHIELD_ADDRESS_RATE", "100000/100000")
+        .env("MADOGUCHI_SHIELD_PREFIX_RATE", "100000/100000")
+        .env("MADOGUCHI_SHIELD_LATENCY_TARGET_MS", "60000")
+        .env("MADOGUCHI_SHIELD_TENANT_SHARE", "1000/1000")
+        .env("MADOGUCHI_SHIELD_CONCURRENCY", "4000/8000")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -646,3 +646,42 @@ pub(crate) async fn ledger_export(
     };
     ledger_csv(&counter, &visitor, tenant, query).await
 }
+
+/// The operator's live view of the shield: per tenant admitted, shed,
+/// in flight, queued, and the under-attack switch.
+pub(crate) async fn shield_status(
+    Extension(visitor): Extension<Visitor>,
+    State(counter): Shared,
+) -> Result<Response, PageError> {
+    let status = counter.shield().map(|s| s.status());
+    let switched: std::collections::HashSet<String> = counter.store.tenants_under_attack().await?.into_iter().collect();
+    let tenants: Vec<_> = counter
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let live = status.as_ref().and_then(|s| s.tenants.iter().find(|l| l.tenant == t.id).cloned());
+            context! {
+                id => t.id.clone(), name => tenant_name(&t, visitor.lang), switched => switched.contains(&t.id),
+                live => live,
+            }
+        })
+        .collect();
+    counter.admin_pages.render(&visitor, "admin/shield.html", context! { status => status, tenants => tenants })
+}
+
+pub(crate) async fn switch_under_attack(
+    Extension(visitor): Extension<Visitor>,
+    State(counter): Shared,
+    Path(tenant): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let tenant = tenant_of(&counter, &tenant).await?;
+    let on = fields.get("state") == "on";
+    counter.store.set_under_attack(&tenant.id, on, &visitor.actor().name).await?;
+    if let Some(shield) = counter.shield() {
+        shield.set_under_attack(&tenant.id, on);
+    }
+    Ok(Redirect::to("/admin/shield").into_response())
+}

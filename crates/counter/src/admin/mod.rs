@@ -64,6 +64,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/tenants", Access::Can(Action::ManageTenants)),
     ("GET", "/admin/operators", Access::Can(Action::ManageOperators)),
     ("POST", "/admin/operators", Access::Can(Action::ManageOperators)),
+    ("GET", "/admin/shield", Access::Can(Action::ManageTenants)),
+    ("POST", "/admin/shield/{tenant}/under-attack", Access::Can(Action::ManageTenants)),
     ("GET", "/admin/ledger", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/ledger.csv", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/t/{tenant}/staff", Access::Can(Action::ManageStaff)),
@@ -103,6 +105,8 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/account/passkeys/finish", post(passkeys::register_finish))
         .route("/admin/tenants", get(console::tenants).post(console::create_tenant))
         .route("/admin/operators", get(console::operators).post(console::create_operator))
+        .route("/admin/shield", get(console::shield_status))
+        .route("/admin/shield/{tenant}/under-attack", post(console::switch_under_attack))
         .route("/admin/ledger", get(console::ledger))
         .route("/admin/ledger.csv", get(console::ledger_export))
         .route("/admin/t/{tenant}/staff", get(console::staff).post(console::create_staff))
@@ -343,6 +347,7 @@ impl AdminPages {
             ("admin/staff.html", include_str!("../templates/admin/staff.html")),
             ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
             ("admin/table.html", include_str!("../templates/admin/table.html")),
+            ("admin/shield.html", include_str!("../templates/admin/shield.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");

@@ -132,6 +132,20 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("recovery_left", "未使用のリカバリーコード：", "Unused recovery codes: "),
     ("renew_codes", "新しいリカバリーコードを発行する（古いものは無効になります）", "Issue new recovery codes (the old ones stop working)"),
     ("never", "なし", "never"),
+    ("shield_heading", "アクセス制御（シールド）", "Shield (admission control)"),
+    ("shield_limit", "全体の同時処理上限", "Global concurrency limit"),
+    ("shield_in_flight", "処理中", "In flight"),
+    ("shield_sources", "追跡中の接続元", "Sources tracked"),
+    ("shield_off", "シールドは無効です。", "The shield is off."),
+    ("shield_admitted", "受け入れ", "Admitted"),
+    ("shield_shed", "拒否", "Shed"),
+    ("shield_queued", "待ち", "Queued"),
+    ("shield_mode", "攻撃対応モード", "Under-attack mode"),
+    ("shield_under_attack", "作動中", "On"),
+    ("shield_auto", "自動", "automatic"),
+    ("shield_normal", "通常", "Off"),
+    ("shield_switch_on", "作動させる", "Switch on"),
+    ("shield_switch_off", "解除する", "Switch off"),
 ];
 
 pub(crate) fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {

@@ -340,6 +340,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/tenants", "operator"),
     ("GET", "/admin/operators", "operator"),
     ("POST", "/admin/operators", "operator"),
+    ("GET", "/admin/shield", "operator"),
+    ("POST", "/admin/shield/{tenant}/under-attack", "operator"),
     ("GET", "/admin/ledger", "operator"),
     ("GET", "/admin/ledger.csv", "operator"),
     ("GET", "/admin/t/{tenant}/staff", "operator tenant-admin"),
