@@ -80,6 +80,10 @@ impl Browser {
         Page { status, set_cookie, location, denied, body: response.text().await.unwrap() }
     }
 
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let response =
             self.http.get(format!("{}{path}", self.base)).header("cookie", self.cookie_header()).send().await.unwrap();

@@ -13,6 +13,7 @@ mod ledger;
 mod privacy;
 mod resident;
 mod sealing;
+mod shield;
 mod store_contract;
 
 use std::path::Path;

@@ -1,0 +1,146 @@
+//! The shield in front of a real counter: per-source rate limits with
+//! cheap refusals, under-attack mode with its proof-of-work page (and the
+//! no-JavaScript path), residents already filling a form let through, and
+//! the operator's /metrics.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use testkit::{Engine, TestCounter};
+
+use crate::admin::Browser;
+use crate::{hidden_input, madoguchi};
+
+async fn start_with(args: &[&str]) -> TestCounter {
+    TestCounter::start_with(madoguchi(), Engine::Sqlite, args).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_over_its_rate_is_refused_cheaply_while_another_is_served() {
+    let counter = start_with(&["--shield-address-rate", "5/10"]).await;
+    let mut flooder = Browser::from(&counter, Some(IpAddr::from([127, 0, 0, 7])));
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..40 {
+        let page = flooder.get("/t/aoba-city/f/water-start").await;
+        if page.status == 429 && retry_after.is_none() {
+            assert!(page.body.contains("アクセスが集中しています"), "{}", page.body);
+            retry_after = Some(page.status);
+        }
+        statuses.push(page.status.as_u16());
+    }
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!((25..=32).contains(&refused), "a burst of 10 and about 5/s more pass: {statuses:?}");
+    let mut neighbour = Browser::from(&counter, Some(IpAddr::from([127, 0, 0, 8])));
+    assert_eq!(neighbour.get("/t/aoba-city/f/water-start").await.status, 200, "another address is not affected");
+}
+
+/// Switches under-attack mode with the real command and waits until the
+/// counter has read it (it reads the switch every few seconds).
+async fn switch(counter: &TestCounter, tenant: &str, state: &str) {
+    let out = std::process::Command::new(madoguchi())
+        .args(["tenant", "under-attack", tenant, state])
+        .arg("--data-dir")
+        .arg(counter.data_dir())
+        .args(["--database", &counter.database.url])
+        .env_remove("MADOGUCHI_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want_challenge = state == "on";
+    for _ in 0..100 {
+        // A new visitor each time (a form session would skip the check).
+        let page = Browser::new(counter).get(&format!("/t/{tenant}/f/water-start")).await;
+        if page.body.contains("pow-form") == want_challenge {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the counter did not follow the switch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_attack_new_visitors_work_for_a_pass_while_residents_already_filling_a_form_go_on() {
+    let counter = start_with(&[]).await;
+    // A resident opened the form before the flood: they hold a form session.
+    let mut resident = Browser::new(&counter);
+    assert_eq!(resident.get("/t/aoba-city/f/water-start").await.status, 200);
+    assert!(resident.cookie("madoguchi_fs").is_some(), "a form session comes with the form");
+
+    switch(&counter, "aoba-city", "on").await;
+
+    // The resident is not asked; a newcomer gets the proof-of-work page.
+    let page = resident.get("/t/aoba-city/f/water-start").await;
+    assert!(page.body.contains("水道使用開始届") && !page.body.contains("pow-form"), "{}", page.body);
+    let mut newcomer = Browser::new(&counter);
+    let page = newcomer.get("/t/aoba-city/f/water-start").await;
+    assert!(page.body.contains("pow-form"), "{}", page.body);
+    // Other municipalities are not affected.
+    assert!(!Browser::new(&counter).get("/t/sakura-town/f/water-start").await.body.contains("pow-form"));
+
+    // The browser's work: find the counter, send it, get a pass.
+    let text = hidden_input(&page.body, "challenge").expect("challenge");
+    let difficulty: u8 =
+        page.body.split("data-difficulty=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().parse().unwrap();
+    let challenge = shield::pow::Challenge { text: text.clone(), difficulty, wait_secs: 0 };
+    let solution = shield::pow::solve(&challenge).to_string();
+    let answer = [
+        ("tenant", "aoba-city"),
+        ("return", "/t/aoba-city/f/water-start"),
+        ("challenge", text.as_str()),
+        ("counter", solution.as_str()),
+    ];
+    let passed = newcomer.post("/_shield/pass", &answer).await;
+    assert_eq!((passed.status.as_u16(), passed.location.as_str()), (303, "/t/aoba-city/f/water-start"));
+    let form = newcomer.get("/t/aoba-city/f/water-start").await;
+    assert!(form.body.contains("水道使用開始届") && !form.body.contains("pow-form"));
+    // The same answer again is refused: a challenge passes once.
+    let mut replayer = Browser::new(&counter);
+    assert_eq!(replayer.post("/_shield/pass", &answer).await.status, 403);
+
+    // Without JavaScript: pressing at once is too early, and says so.
+    let mut patient = Browser::new(&counter);
+    let page = patient.get("/t/aoba-city/f/water-start").await;
+    let text = hidden_input(&page.body, "challenge").unwrap();
+    let early = patient
+        .post(
+            "/_shield/pass",
+            &[("tenant", "aoba-city"), ("return", "/t/aoba-city/f/water-start"), ("challenge", &text)],
+        )
+        .await;
+    assert_eq!(early.status.as_u16(), 425);
+    assert!(early.body.contains("まだ待ち時間が終わっていません"));
+
+    switch(&counter, "aoba-city", "off").await;
+    let entries = counter.store().await.ledger_entries(0, 1000).await.unwrap();
+    assert!(entries.iter().any(|e| e.event.detail == "under-attack mode on" && e.event.actor == "operator:cli"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_scrapes_metrics_with_per_tenant_series_and_no_personal_data() {
+    let counter = start_with(&[]).await;
+    let marker = "シールド計測マーカー太郎";
+    crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[("notes", marker)])).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut scraper = Browser::new(&counter);
+    let page = scraper.get("/metrics").await;
+    assert_eq!(page.status, 200);
+    let mut series = std::collections::BTreeSet::new();
+    for line in page.body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "a sample line: {line}");
+        series.insert(name.to_owned());
+    }
+    for name in [
+        "shield_requests_total",
+        "shield_limit",
+        "shield_in_flight",
+        "shield_queue_depth",
+        "shield_latency_seconds_count",
+    ] {
+        assert!(series.contains(name), "{name} missing from {series:?}");
+    }
+    assert!(page.body.contains("tenant=\"aoba-city\""), "per-tenant series");
+    assert!(!page.body.contains(marker) && !page.body.contains("山田"), "no personal data in metrics");
+}
