@@ -40,7 +40,7 @@ enum Command {
     /// three municipalities and five forms. Every option can also be set in
     /// a TOML file (--config) or an environment variable; flags win over the
     /// environment, which wins over the file.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with form definition files.
     #[command(subcommand)]
     Form(FormCommand),
@@ -74,7 +74,7 @@ enum FormCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Form(FormCommand::Check { files }) => return form_check(&files),
         Command::Keys(command) => run_async(keys::keys(command)),
         Command::Desk(command) => run_async(keys::desk_command(command)),
