@@ -205,14 +205,67 @@ impl Counter {
     }
 }
 
+/// How long a client may take to send its request headers: a slowloris
+/// connection is cut after this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once; beyond this, new ones are closed at once.
+const MAX_CONNECTIONS: usize = 10_000;
+
 /// Serves the counter on `listener` until `shutdown` resolves.
+///
+/// An accept loop of our own rather than `axum::serve`, which has no
+/// header-read timeout: slow headers are cut by hyper's timer, slow bodies
+/// by the body timeout in [`security`], and connections beyond
+/// [`MAX_CONNECTIONS`] are closed before any work.
 pub async fn serve(
     counter: Arc<Counter>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+
     counter.refresh_tenants().await.map_err(std::io::Error::other)?;
     counter.spawn_background();
-    let app = counter.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let app = counter.router();
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { app.call(req.map(axum::body::Body::new)).await }
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    // Let requests in flight finish (a submission is never cut midway).
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
 }

@@ -144,3 +144,21 @@ async fn the_operator_scrapes_metrics_with_per_tenant_series_and_no_personal_dat
     assert!(page.body.contains("tenant=\"aoba-city\""), "per-tenant series");
     assert!(!page.body.contains(marker) && !page.body.contains("山田"), "no personal data in metrics");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_its_headers_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let counter = start_with(&[]).await;
+    let address = counter.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /t/aoba-city/f/water-start HTTP/1.1\r\nHost: madoguchi\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    // Never finish the headers: the counter closes the connection itself.
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "the connection was not closed within 30 s");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(20), "cut after {waited:?}");
+    // Meanwhile, and after, everyone else is served.
+    assert_eq!(Browser::new(&counter).get("/t/aoba-city/f/water-start").await.status, 200);
+}
