@@ -94,6 +94,32 @@ pub async fn seed(store: &Store, desk_keys_dir: &Path) -> Result<(), DemoError> 
     Ok(())
 }
 
+/// Adds `count` more demo municipalities (デモ町1…, `demo-town-01`…) with
+/// the same forms: for drills that need many tenants.
+pub async fn seed_towns(store: &Store, desk_keys_dir: &Path, count: usize) -> Result<Vec<String>, DemoError> {
+    let mut ids = Vec::new();
+    for n in 1..=count {
+        let id = format!("demo-town-{n:02}");
+        store
+            .put_tenant(&NewTenant {
+                id: id.clone(),
+                group_id: Some(GROUP.into()),
+                name_ja: format!("デモ町{n}"),
+                name_en: format!("Demo Town {n}"),
+                contact_ja: format!("デモ町{n}役場　電話 0120-000-{n:03}"),
+                contact_en: format!("Demo Town {n} Office. Tel 0120-000-{n:03}"),
+            })
+            .await?;
+        for (form_id, _) in FORMS {
+            store.adopt_template(&id, GROUP, form_id).await?;
+        }
+        let public = demo_key(desk_keys_dir, &id)?;
+        store.add_tenant_key(&id, &public).await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// Path of a demo tenant's private key file.
 pub fn key_path(desk_keys_dir: &Path, tenant: &str) -> PathBuf {
     desk_keys_dir.join(format!("{tenant}.demo-key"))

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     #[arg(long, env = "MADOGUCHI_DEMO", value_name = "BOOL")]
     demo: Option<bool>,
 
+    /// With the demo: this many more demo towns (for drills). Default: 0
+    #[arg(long, env = "MADOGUCHI_DEMO_TOWNS", value_name = "N")]
+    demo_towns: Option<usize>,
+
     /// Send Strict-Transport-Security (keep on when served over HTTPS).
     /// Default: true
     #[arg(long, env = "MADOGUCHI_HSTS", value_name = "BOOL")]
@@ -235,6 +239,7 @@ struct ConfigFile {
     listen: Option<SocketAddr>,
     token_key_file: Option<PathBuf>,
     demo: Option<bool>,
+    demo_towns: Option<usize>,
     hsts: Option<bool>,
     sign_in_delay_unit_ms: Option<u64>,
     draft_ttl_secs: Option<u64>,
@@ -373,6 +378,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub token_key_file: PathBuf,
     pub demo: bool,
+    pub demo_towns: usize,
     pub hsts: bool,
     pub sign_in_delay_unit_ms: u64,
     pub draft_ttl_secs: u64,
@@ -421,6 +427,7 @@ impl ServeConfig {
             token_key_file: args.token_key_file.or(file.token_key_file).unwrap_or_else(|| data_dir.join("token.key")),
             listen,
             demo: args.demo.or(file.demo).unwrap_or(true),
+            demo_towns: args.demo_towns.or(file.demo_towns).unwrap_or(0),
             hsts: args.hsts.or(file.hsts).unwrap_or(true),
             sign_in_delay_unit_ms: args.sign_in_delay_unit_ms.or(file.sign_in_delay_unit_ms).unwrap_or(1000),
             draft_ttl_secs: args.draft_ttl_secs.or(file.draft_ttl_secs).unwrap_or(3600),

@@ -150,6 +150,11 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         counter::demo::seed(&store, &config.store.data_dir.join("desk-keys"))
             .await
             .context("seeding the demo prefecture")?;
+        if config.demo_towns > 0 {
+            counter::demo::seed_towns(&store, &config.store.data_dir.join("desk-keys"), config.demo_towns)
+                .await
+                .context("seeding the demo towns")?;
+        }
         tracing::warn!("demo prefecture loaded (turn off with --demo false)");
     }
     let token_key = config::load_or_create_secret(&config.token_key_file)?;

@@ -10,6 +10,7 @@
 //! of a shipped crate.
 #![forbid(unsafe_code)]
 
+pub mod drill;
 mod smtp;
 
 pub use smtp::{ReceivedMail, SmtpSink};
@@ -228,6 +229,11 @@ impl TestCounter {
     /// A second handle on the counter's store, for looking at what it kept.
     pub async fn store(&self) -> store::Store {
         self.database.store(&self.data_dir().join("vault")).await
+    }
+
+    /// The counter's process id (for memory readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub fn client(&self) -> reqwest::Client {
