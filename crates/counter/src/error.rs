@@ -20,6 +20,8 @@ pub enum PageError {
     Unavailable,
     #[error("forbidden")]
     Forbidden,
+    #[error("the request took too long to arrive")]
+    TimedOut,
     #[error("form expired (CSRF token missing or wrong)")]
     FormExpired,
 }
@@ -34,6 +36,7 @@ impl PageError {
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Forbidden | PageError::FormExpired => StatusCode::FORBIDDEN,
+            PageError::TimedOut => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -57,6 +60,10 @@ impl PageError {
             PageError::Forbidden => {
                 ("このページを開く権限がありません。", "You do not have permission to open this page.")
             }
+            PageError::TimedOut => (
+                "送信に時間がかかりすぎたため、受け付けられませんでした。通信状態をご確認のうえ、もう一度お試しください。",
+                "Sending took too long and was not accepted. Please check your connection and try again.",
+            ),
             PageError::FormExpired => (
                 "フォームの有効期限が切れました。ページを開き直してもう一度お試しください。",
                 "This form has expired. Please reload the page and try again.",

@@ -368,6 +368,9 @@ async fn form_page(
     Ok(response)
 }
 
+/// How long a client may take to send a form body, in all.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads a urlencoded form body, refusing it before reading when it is
 /// larger than `limit` or not a form post.
 async fn read_form_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<(String, String)>, PageError> {
@@ -380,7 +383,12 @@ async fn read_form_body(headers: &HeaderMap, body: Body, limit: usize) -> Result
     if declared.is_some_and(|len| len > limit) {
         return Err(PageError::TooLarge);
     }
-    let bytes = http_body_util::Limited::new(body, limit).collect().await.map_err(|err| {
+    // The whole body within BODY_SECS: a body trickled in byte by byte
+    // (which a per-frame timeout would not catch) holds a worker otherwise.
+    let collected = tokio::time::timeout(BODY_TIMEOUT, http_body_util::Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| PageError::TimedOut)?;
+    let bytes = collected.map_err(|err| {
         if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
             PageError::TooLarge
         } else {

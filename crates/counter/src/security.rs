@@ -40,8 +40,8 @@ pub(crate) fn wrap(router: Router<Arc<Counter>>, settings: &CounterSettings) -> 
     }
     router
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        // A body trickled in slowly is cut (a slow-body attack holds a
-        // worker otherwise).
+        // A body that stops arriving is cut (the form reader also bounds
+        // the whole body's time).
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(10)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         // A panic becomes a plain 500 page; no message, no backtrace reaches

@@ -441,8 +441,13 @@ pub async fn run(binary: &Path, mode: Mode, config: &DrillConfig, attack_rate: f
         before.push((client, opened));
     }
 
-    let counts =
-        Arc::new(AttackCounts { offered: 0.into(), unsent: 0.into(), reached: 0.into(), refused: 0.into(), failed: 0.into() });
+    let counts = Arc::new(AttackCounts {
+        offered: 0.into(),
+        unsent: 0.into(),
+        reached: 0.into(),
+        refused: 0.into(),
+        failed: 0.into(),
+    });
     let started = Instant::now();
     let until = started + Duration::from_secs(config.seconds);
     let attacker = tokio::spawn(attack(base.clone(), attack_rate, config.clone(), until, Arc::clone(&counts)));
@@ -539,14 +544,22 @@ pub fn table(reports: &[DrillReport], capacity: f64) -> String {
         out.push_str(&reports.iter().map(f).collect::<Vec<_>>().join(" | "));
         out.push_str(" |\n");
     };
-    row("residents of B–J: success", &|r| format!("{:.1} % ({}/{})", r.others.success() * 100.0, r.others.succeeded, r.others.attempted));
-    row("residents of B–J: p50 / p99 ms", &|r| format!("{:.0} / {:.0}", r.others.percentile(0.5), r.others.percentile(0.99)));
+    row("residents of B–J: success", &|r| {
+        format!("{:.1} % ({}/{})", r.others.success() * 100.0, r.others.succeeded, r.others.attempted)
+    });
+    row("residents of B–J: p50 / p99 ms", &|r| {
+        format!("{:.0} / {:.0}", r.others.percentile(0.5), r.others.percentile(0.99))
+    });
     row("residents of A (form opened before): success", &|r| {
         format!("{:.1} % ({}/{})", r.a_before.success() * 100.0, r.a_before.succeeded, r.a_before.attempted)
     });
-    row("residents of A: p50 / p99 ms", &|r| format!("{:.0} / {:.0}", r.a_before.percentile(0.5), r.a_before.percentile(0.99)));
+    row("residents of A: p50 / p99 ms", &|r| {
+        format!("{:.0} / {:.0}", r.a_before.percentile(0.5), r.a_before.percentile(0.99))
+    });
     row("attack offered req/s", &|r| format!("{:.0}", r.offered_per_sec));
-    row("attack dispatched req/s (less what the attacker's budget of open requests held back)", &|r| format!("{:.0}", r.sent_per_sec));
+    row("attack dispatched req/s (less what the attacker's budget of open requests held back)", &|r| {
+        format!("{:.0}", r.sent_per_sec)
+    });
     row("attack reaching the application req/s", &|r| format!("{:.0}", r.reached_app_per_sec));
     row("attack refused (429/503) req/s", &|r| format!("{:.0}", r.refused_per_sec));
     row("attack not answered (timeouts, cut slow connections) req/s", &|r| format!("{:.0}", r.failed_per_sec));
@@ -586,7 +599,8 @@ impl Nginx {
         );
         let conf_path: PathBuf = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("nginx.conf");
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("nginx");
+        let nginx =
+            ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("nginx");
         let child = std::process::Command::new(nginx)
             .args(["-e", &format!("{root}/error.log"), "-p", &root, "-c"])
             .arg(&conf_path)

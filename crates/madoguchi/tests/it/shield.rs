@@ -162,3 +162,38 @@ async fn a_client_that_sends_its_headers_slowly_is_cut_off() {
     // Meanwhile, and after, everyone else is served.
     assert_eq!(Browser::new(&counter).get("/t/aoba-city/f/water-start").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_in_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let counter = start_with(&[]).await;
+    let address = counter.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        b"POST /t/aoba-city/f/water-start/confirm HTTP/1.1\r\nHost: madoguchi\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\napplicant=",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    // A byte every two seconds: the body never completes in time.
+    // Read the answer while trickling: it comes when the counter gives up.
+    let mut answer = Vec::new();
+    let (mut reader, mut writer) = slow.split();
+    let trickle = async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if writer.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = trickle => {}
+        _ = reader.read_to_end(&mut answer) => {}
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(16), "cut after {waited:?}");
+}
