@@ -132,16 +132,8 @@ impl Browser {
 
 /// `madoguchi admin create-operator`; returns the enrolment code.
 pub fn create_operator(counter: &TestCounter, login: &str) -> String {
-    let output = std::process::Command::new(madoguchi())
-        .args(["admin", "create-operator", "--login", login, "--name", "県 情報政策課"])
-        .arg("--data-dir")
-        .arg(counter.data_dir())
-        .args(["--database", &counter.database.url])
-        .env_remove("MADOGUCHI_CONFIG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let args = ["admin", "create-operator", "--login", login, "--name", "県 情報政策課"];
+    let stdout = crate::operator_command(counter, &args.map(std::ffi::OsStr::new));
     stdout
         .lines()
         .find_map(|l| l.strip_prefix("enrolment code:"))

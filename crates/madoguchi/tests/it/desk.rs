@@ -73,16 +73,9 @@ pub(crate) fn set_up_desk(counter: &TestCounter, tenant: &str) -> TestDesk {
     let mut exported = files_with_extension(desk.path(), ".public-key");
     exported.extend(files_with_extension(desk.path(), ".desk-key"));
     assert_eq!(exported.len(), 2);
-    let out = Command::new(madoguchi())
-        .args(["keys", "import"])
-        .args(&exported)
-        .arg("--data-dir")
-        .arg(counter.data_dir())
-        .args(["--database", &counter.database.url])
-        .env_remove("MADOGUCHI_CONFIG")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut args = vec![std::ffi::OsStr::new("keys"), std::ffi::OsStr::new("import")];
+    args.extend(exported.iter().map(|p| p.as_os_str()));
+    crate::operator_command(counter, &args);
     desk
 }
 

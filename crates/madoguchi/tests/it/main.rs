@@ -25,6 +25,22 @@ pub fn madoguchi() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_madoguchi"))
 }
 
+/// Runs an operator's command (`madoguchi ARGS…`) on `counter`'s data and
+/// database, asserts it succeeded, and returns what it printed.
+pub fn operator_command(counter: &TestCounter, args: &[&std::ffi::OsStr]) -> String {
+    let output = std::process::Command::new(madoguchi())
+        .args(args)
+        .arg("--data-dir")
+        .arg(counter.data_dir())
+        .args(["--database", &counter.database.url])
+        .env_remove("MADOGUCHI_CONFIG")
+        .output()
+        .expect("run madoguchi");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
 pub async fn start(engine: Engine) -> TestCounter {
     TestCounter::start(madoguchi(), engine).await
 }

@@ -38,15 +38,7 @@ async fn one_address_over_its_rate_is_refused_cheaply_while_another_is_served() 
 /// Switches under-attack mode with the real command and waits until the
 /// counter has read it (it reads the switch every few seconds).
 async fn switch(counter: &TestCounter, tenant: &str, state: &str) {
-    let out = std::process::Command::new(madoguchi())
-        .args(["tenant", "under-attack", tenant, state])
-        .arg("--data-dir")
-        .arg(counter.data_dir())
-        .args(["--database", &counter.database.url])
-        .env_remove("MADOGUCHI_CONFIG")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crate::operator_command(counter, &["tenant", "under-attack", tenant, state].map(std::ffi::OsStr::new));
     let want_challenge = state == "on";
     for _ in 0..100 {
         // A new visitor each time (a form session would skip the check).
