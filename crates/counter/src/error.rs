@@ -69,8 +69,8 @@ impl PageError {
                 "This form has expired. Please reload the page and try again.",
             ),
             PageError::Unavailable => (
-                "ただいま混み合っています。時間をおいてもう一度お試しください。",
-                "The service is busy. Please try again in a moment.",
+                "ただいま受け付けられません。送信された内容は保存されていませんので、少し時間をおいてから、もう一度お試しください。",
+                "We cannot accept this right now. Nothing was saved; please try again in a moment.",
             ),
         }
     }
@@ -110,6 +110,11 @@ impl From<store::StoreError> for PageError {
         // Store errors never carry resident data (it is sealed before it
         // reaches the store), so they may be logged.
         tracing::error!(error = %err, "store failure");
-        PageError::Internal
+        match err {
+            // Nothing was acknowledged: the resident is told to try again
+            // shortly (their answers are still in the page).
+            store::StoreError::VaultUnavailable(_) | store::StoreError::Unavailable(_) => PageError::Unavailable,
+            _ => PageError::Internal,
+        }
     }
 }

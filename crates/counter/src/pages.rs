@@ -581,11 +581,13 @@ async fn submit(
         inquiry_secret: &secret,
         notify_address: notify_address.as_deref(),
     };
+    // The sealing runs in the store's committer, once the number is known:
+    // it owns what it needs (the plaintext is wiped when it is dropped).
+    let (seal_tenant, seal_form, seal_version) = (tenant.id.clone(), draft.form_id.clone(), draft.form_version);
     let accepted = counter
         .store
-        .accept(&intake, |receipt| {
-            let binding =
-                seal::RecordBinding::new(&tenant.id, &draft.form_id, draft.form_version, &receipt.to_string());
+        .accept(&intake, move |receipt| {
+            let binding = seal::RecordBinding::new(&seal_tenant, &seal_form, seal_version, &receipt.to_string());
             seal::seal(&key, &binding, &payload)
         })
         .await?;

@@ -16,6 +16,7 @@
 mod db;
 mod desks;
 mod forms;
+mod intake;
 mod ledger;
 mod outbox;
 mod staff;
@@ -61,6 +62,12 @@ pub enum StoreError {
     Seal(#[from] seal::SealError),
     #[error("stored data is inconsistent: {0}")]
     Inconsistent(String),
+    /// The vault could not take a write: nothing was acknowledged.
+    #[error("vault unavailable: {0}")]
+    VaultUnavailable(String),
+    /// The database could not commit a batch: nothing was acknowledged.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -72,6 +79,8 @@ pub struct Store {
     engine: Engine,
     vault: Vault,
     ledger_tree: self::ledger::TreeCache,
+    /// Where submissions go to be group-committed.
+    committer: tokio::sync::mpsc::Sender<intake::Job>,
 }
 
 impl Store {
@@ -81,7 +90,8 @@ impl Store {
     pub async fn open(database_url: &str, vault: Vault) -> Result<Store> {
         let (db, engine) = db::connect(database_url).await?;
         db::MIGRATOR.run(&db).await?;
-        Ok(Store { db, engine, vault, ledger_tree: Default::default() })
+        let committer = intake::start(db.clone(), vault.clone());
+        Ok(Store { db, engine, vault, ledger_tree: Default::default(), committer })
     }
 
     pub fn engine(&self) -> Engine {

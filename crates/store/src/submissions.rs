@@ -3,12 +3,12 @@
 use rand::Rng;
 use seal::{SealError, SealedRecord};
 use sqlx::Row;
-use time::{OffsetDateTime, UtcOffset};
+use time::UtcOffset;
 
 use crate::{sha256_hex, Result, Store, StoreError};
 
 /// Japan Standard Time: 到達番号 years turn over at midnight in Japan.
-const JST: UtcOffset = match UtcOffset::from_hms(9, 0, 0) {
+pub(crate) const JST: UtcOffset = match UtcOffset::from_hms(9, 0, 0) {
     Ok(offset) => offset,
     Err(_) => UtcOffset::UTC,
 };
@@ -60,7 +60,7 @@ pub struct SubmissionSummary {
 pub struct InquiryNumber(String);
 
 impl InquiryNumber {
-    fn generate() -> InquiryNumber {
+    pub(crate) fn generate() -> InquiryNumber {
         let mut rng = rand::rngs::OsRng;
         let digits: String = (0..12).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
         InquiryNumber(format!("{}-{}-{}", &digits[..4], &digits[4..8], &digits[8..]))
@@ -208,134 +208,89 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+/// The acceptance of a draft already accepted, if it was.
+pub(crate) async fn accepted_draft(db: &sqlx::AnyPool, draft_sha256: &str) -> Result<Option<Acceptance>> {
+    let row = sqlx::query(
+        "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at, ledger_index FROM submissions
+         WHERE draft_sha256 = $1",
+    )
+    .bind(draft_sha256)
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| {
+        Ok(Acceptance {
+            receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+            inquiry: InquiryNumber(row.try_get("inquiry_number")?),
+            record_sha256: row.try_get("record_sha256")?,
+            received_at: row.try_get("received_at")?,
+            duplicate: true,
+            ledger_index: row.try_get::<Option<i64>, _>("ledger_index")?.unwrap_or(-1),
+        })
+    })
+    .transpose()
 }
 
 impl Store {
     /// Accepts one submission. `seal` is called with the 到達番号 once it is
     /// taken, inside the transaction, and must return the sealed payload
-    /// bound to it; then the record is written to the database and the
-    /// vault, and only when both hold is the acceptance returned.
+    /// bound to it. Concurrent submissions are group-committed (see
+    /// `intake`): the acceptance is returned only once the record is
+    /// committed in the database and written to the vault.
     pub async fn accept<F>(&self, intake: &Intake<'_>, seal: F) -> Result<Acceptance>
     where
-        F: FnOnce(&ReceiptNumber) -> Result<SealedRecord, SealError>,
+        F: FnOnce(&ReceiptNumber) -> Result<SealedRecord, SealError> + Send + 'static,
     {
         let draft_sha256 = draft_sha256(intake.draft_id);
-        if let Some(done) = self.accepted_draft(&draft_sha256).await? {
+        if let Some(done) = accepted_draft(&self.db, &draft_sha256).await? {
             return Ok(done);
         }
-        let now = OffsetDateTime::now_utc();
-        let year = i64::from(now.to_offset(JST).year());
-        let mut tx = self.db.begin().await?;
-        // Taking the number is the transaction's first statement, a write, so
-        // SQLite takes its write lock at once and PostgreSQL locks the row.
-        sqlx::query("INSERT INTO receipt_sequences (tenant_id, year, last_seq) VALUES ($1, $2, 0) ON CONFLICT (tenant_id, year) DO NOTHING")
-            .bind(intake.tenant)
-            .bind(year)
-            .execute(&mut *tx)
-            .await?;
-        let seq: i64 = sqlx::query(
-            "UPDATE receipt_sequences SET last_seq = last_seq + 1 WHERE tenant_id = $1 AND year = $2 RETURNING last_seq",
-        )
-        .bind(intake.tenant)
-        .bind(year)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last_seq")?;
-        let receipt = ReceiptNumber { year, seq };
-        let record = seal(&receipt)?;
-        let bytes = record.to_bytes();
-        let record_sha256 = sha256_hex(&bytes);
-        let inquiry = InquiryNumber::generate();
-        let resident = seal::ResidentKeys::derive(intake.inquiry_secret, inquiry.as_str());
-        let inserted = sqlx::query(
-            "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-               secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at, notify_address)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
-        )
-        .bind(intake.tenant)
-        .bind(year)
-        .bind(seq)
-        .bind(intake.form_id)
-        .bind(intake.form_version)
-        .bind(inquiry.as_str())
-        .bind(hex::encode(resident.verifier))
-        .bind(resident.message_key())
-        .bind(&draft_sha256)
-        .bind(record.key_id.as_str())
-        .bind(&bytes)
-        .bind(&record_sha256)
-        .bind(SubmissionStatus::Received.as_str())
-        .bind(now.unix_timestamp())
-        .bind(intake.notify_address)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => {
-                // The same draft was accepted concurrently (a double click on
-                // another node): roll back our number and report theirs.
-                tx.rollback().await?;
-                return self
-                    .accepted_draft(&draft_sha256)
-                    .await?
-                    .ok_or_else(|| StoreError::Inconsistent("unique violation without a matching draft".into()));
-            }
-            Err(err) => return Err(err.into()),
-        }
-        self.vault.put("records", &bytes).await?;
-        // Last, so the ledger's global lock is held only for the commit.
-        let event = ledger::Event {
-            kind: ledger::EventKind::Submission,
-            at: now.unix_timestamp(),
-            actor: "resident".into(),
-            tenant: Some(intake.tenant.to_owned()),
-            source: None,
-            subject: Some(receipt.to_string()),
-            detail: record_sha256.clone(),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = crate::intake::Job {
+            tenant: intake.tenant.to_owned(),
+            form_id: intake.form_id.to_owned(),
+            form_version: intake.form_version,
+            draft_sha256,
+            inquiry_secret: intake.inquiry_secret.to_owned(),
+            notify_address: intake.notify_address.map(<[u8]>::to_vec),
+            seal: Box::new(seal),
+            reply,
         };
-        let ledger_index = crate::ledger::append(&mut tx, &event).await?;
-        sqlx::query(
-            "UPDATE submissions SET ledger_index = $1 WHERE tenant_id = $2 AND receipt_year = $3 AND receipt_seq = $4",
-        )
-        .bind(ledger_index)
-        .bind(intake.tenant)
-        .bind(year)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Acceptance {
-            receipt,
-            inquiry,
-            record_sha256,
-            received_at: now.unix_timestamp(),
-            duplicate: false,
-            ledger_index,
-        })
+        self.committer.send(job).await.map_err(|_| StoreError::Unavailable("the committer has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("the committer has stopped".into()))?
     }
 
-    async fn accepted_draft(&self, draft_sha256: &str) -> Result<Option<Acceptance>> {
+    /// A submission's sealed record as the vault holds it (its segment,
+    /// or for records from before group commit, its own object), checked
+    /// against the hash the database keeps.
+    pub async fn record_from_vault(&self, tenant: &str, receipt: ReceiptNumber) -> Result<Option<SealedRecord>> {
         let row = sqlx::query(
-            "SELECT receipt_year, receipt_seq, inquiry_number, record_sha256, received_at, ledger_index FROM submissions
-             WHERE draft_sha256 = $1",
+            "SELECT record_sha256, vault_segment FROM submissions
+             WHERE tenant_id = $1 AND receipt_year = $2 AND receipt_seq = $3",
         )
-        .bind(draft_sha256)
+        .bind(tenant)
+        .bind(receipt.year)
+        .bind(receipt.seq)
         .fetch_optional(&self.db)
         .await?;
-        row.map(|row| {
-            Ok(Acceptance {
-                receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
-                inquiry: InquiryNumber(row.try_get("inquiry_number")?),
-                record_sha256: row.try_get("record_sha256")?,
-                received_at: row.try_get("received_at")?,
-                duplicate: true,
-                ledger_index: row.try_get::<Option<i64>, _>("ledger_index")?.unwrap_or(-1),
-            })
-        })
-        .transpose()
+        let Some(row) = row else { return Ok(None) };
+        let record_sha256: String = row.try_get("record_sha256")?;
+        let bytes = match row.try_get::<Option<String>, _>("vault_segment")? {
+            Some(segment) => {
+                let bytes = self.vault.get(crate::intake::SEGMENT_KIND, &segment).await?;
+                let entries = crate::intake::decode_segment(&bytes)
+                    .ok_or_else(|| StoreError::Corrupt(format!("segments/{segment}")))?;
+                entries
+                    .into_iter()
+                    .find(|e| e.tenant == tenant && e.receipt == receipt)
+                    .map(|e| e.record)
+                    .ok_or_else(|| StoreError::Inconsistent(format!("{receipt} is not in segment {segment}")))?
+            }
+            None => self.vault.get("records", &record_sha256).await?.to_vec(),
+        };
+        if sha256_hex(&bytes) != record_sha256 {
+            return Err(StoreError::Corrupt(format!("the vault's copy of {tenant} {receipt}")));
+        }
+        Ok(Some(SealedRecord::from_bytes(&bytes)?))
     }
 
     /// The status of a submission, for a resident who has both its 問合せ番号

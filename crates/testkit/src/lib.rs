@@ -274,10 +274,12 @@ pub async fn seal_into_store(
                         notify_address: None,
                     };
                     let plaintext = payload(i);
+                    let (seal_tenant, seal_key) = (tenant.clone(), public.clone());
                     store
-                        .accept(&intake, |receipt| {
-                            let binding = seal::RecordBinding::new(&tenant, "water-start", 1, &receipt.to_string());
-                            seal::seal(&public, &binding, &plaintext)
+                        .accept(&intake, move |receipt| {
+                            let binding =
+                                seal::RecordBinding::new(&seal_tenant, "water-start", 1, &receipt.to_string());
+                            seal::seal(&seal_key, &binding, &plaintext)
                         })
                         .await
                         .expect("accept a seeded record");

@@ -62,8 +62,9 @@ async fn a_killed_counter_keeps_every_submission_it_acknowledged(engine: Engine)
             store.sealed_record("kawabe-village", receipt).await.unwrap().unwrap_or_else(|| panic!("{number} lost"));
         let binding = RecordBinding::new("kawabe-village", "water-start", 1, number);
         seal::open(&key, &binding, &record).expect("opens");
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(record.to_bytes()));
-        store.vault().get("records", &hash).await.unwrap_or_else(|e| panic!("{number} not in the vault: {e}"));
+        let copy = store.record_from_vault("kawabe-village", receipt).await;
+        let copy = copy.unwrap_or_else(|e| panic!("{number} not in the vault: {e}")).expect("in the vault");
+        assert_eq!(copy.to_bytes(), record.to_bytes(), "{number}: the vault holds the same bytes");
     }
     let base = format!("{}/t/kawabe-village/f/water-start", counter.url);
     for (draft, number) in acknowledged.iter().take(3) {
@@ -84,4 +85,32 @@ async fn a_killed_counter_keeps_every_submission_it_acknowledged(engine: Engine)
             "gap at {seq}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_vault_is_unreachable_residents_are_told_to_retry_and_nothing_is_acknowledged() {
+    let counter = crate::start(Engine::Sqlite).await;
+    let first = crate::apply(&counter, "aoba-city", "water-start", &water_start_answers(&[])).await;
+    // The vault's disk fails: where segments are written is gone.
+    let segments = counter.data_dir().join("vault").join("segments");
+    let saved = counter.data_dir().join("vault").join("segments.saved");
+    std::fs::rename(&segments, &saved).unwrap();
+    std::fs::write(&segments, b"not a directory").unwrap();
+    let client = counter.client();
+    let base = format!("{}/t/aoba-city/f/water-start", counter.url);
+    let (status, page) = post_form(&client, &format!("{base}/confirm"), &water_start_answers(&[])).await;
+    assert_eq!(status, 200);
+    let draft = hidden_input(&page, "_draft").unwrap();
+    let (status, page) = post_form(&client, &format!("{base}/submit"), &[("_draft".into(), draft.clone())]).await;
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("保存されていません") && page.contains("もう一度お試しください"), "{page}");
+    assert!(!page.contains("receipt-number"));
+    // The vault returns; the same draft is accepted, with the next number.
+    std::fs::remove_file(&segments).unwrap();
+    std::fs::rename(&saved, &segments).unwrap();
+    let (status, page) = post_form(&client, &format!("{base}/submit"), &[("_draft".into(), draft)]).await;
+    assert_eq!(status, 200, "{page}");
+    let (year, seq) = first.receipt_number.split_once('-').unwrap();
+    let next = format!("{year}-{:06}", seq.parse::<i64>().unwrap() + 1);
+    assert_eq!(element_text(&page, "receipt-number").as_deref(), Some(next.as_str()), "gap-free after the outage");
 }

@@ -95,7 +95,7 @@ async fn a_planted_marker_is_found_nowhere_the_counter_wrote(engine: Engine) {
     let mut files = Vec::new();
     files_under(counter.root.path(), &mut files);
     assert!(files.iter().any(|f| f.ends_with("stderr.0.log")), "logs were captured");
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("/vault/records/")), "the vault was written");
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("/vault/segments/")), "the vault was written");
     let log = std::fs::read_to_string(counter.root.path().join("logs/stderr.0.log")).unwrap();
     assert!(log.contains("submission accepted"), "the logs cover the submission:\n{log}");
     for file in &files {

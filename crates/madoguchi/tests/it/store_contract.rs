@@ -16,13 +16,15 @@ on_both_engines!(
     status_lookup_needs_the_right_secret,
     tenant_keys_are_public_and_the_newest_seals,
     the_vault_refuses_corrupt_objects,
+    concurrent_submissions_share_commits_and_vault_segments,
+    while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost,
 );
 
 struct Fixture {
     store: Store,
     keys: TenantKeyPair,
     _db: TestDatabase,
-    _vault: tempfile::TempDir,
+    vault: tempfile::TempDir,
 }
 
 async fn fixture(engine: Engine) -> Fixture {
@@ -48,7 +50,7 @@ async fn fixture(engine: Engine) -> Fixture {
     }
     let keys = TenantKeyPair::generate();
     store.add_tenant_key("city-a", &keys.public).await.unwrap();
-    Fixture { store, keys, _db: db, _vault: vault }
+    Fixture { store, keys, _db: db, vault }
 }
 
 fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
@@ -65,8 +67,11 @@ fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
 async fn accept(f: &Fixture, tenant: &str, draft: &str) -> store::Acceptance {
     let public = f.keys.public.clone();
     f.store
-        .accept(&intake(tenant, draft), |receipt| {
-            seal::seal(&public, &RecordBinding::new(tenant, "water-start", 1, &receipt.to_string()), b"{}")
+        .accept(&intake(tenant, draft), {
+            let tenant = tenant.to_owned();
+            move |receipt| {
+                seal::seal(&public, &RecordBinding::new(&tenant, "water-start", 1, &receipt.to_string()), b"{}")
+            }
         })
         .await
         .unwrap()
@@ -166,4 +171,75 @@ async fn the_vault_refuses_corrupt_objects(engine: Engine) {
     let path = dir.path().join("records").join(&hash[..2]).join(&hash);
     std::fs::write(&path, b"tampered").unwrap();
     assert!(matches!(store.vault().get("records", &hash).await, Err(store::StoreError::Corrupt(_))));
+}
+
+async fn concurrent_submissions_share_commits_and_vault_segments(engine: Engine) {
+    let f = Arc::new(fixture(engine).await);
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move { accept(&f, "city-a", &format!("group-{i}")).await })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    for task in tasks {
+        receipts.push(task.await.unwrap());
+    }
+    let mut seqs: Vec<i64> = receipts.iter().map(|a| a.receipt.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=64).collect::<Vec<i64>>(), "gap-free");
+    // Every acknowledged record is in the vault, byte for byte.
+    for acceptance in &receipts {
+        let in_db = f.store.sealed_record("city-a", acceptance.receipt).await.unwrap().unwrap();
+        let in_vault = f.store.record_from_vault("city-a", acceptance.receipt).await.unwrap().unwrap();
+        assert_eq!(in_db.to_bytes(), in_vault.to_bytes());
+    }
+    // …in fewer vault objects than submissions: they were committed together.
+    let segments = walk(&f.vault.path().join("segments")).len();
+    assert!((1..64).contains(&segments), "{segments} segments for 64 submissions");
+    let ledger = f.store.ledger_entries(0, 1000).await.unwrap();
+    assert_eq!(ledger.iter().filter(|e| e.event.kind == ledger::EventKind::Submission).count(), 64);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+async fn while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost(engine: Engine) {
+    let f = fixture(engine).await;
+    let before = accept(&f, "city-a", "before").await.receipt;
+    assert_eq!(before.seq, 1);
+    // The vault's disk goes bad: where segments go is no longer a directory.
+    let segments = f.vault.path().join("segments");
+    let moved = f.vault.path().join("segments.saved");
+    std::fs::rename(&segments, &moved).unwrap();
+    std::fs::write(&segments, b"not a directory").unwrap();
+    let public = f.keys.public.clone();
+    let refused = f
+        .store
+        .accept(&intake("city-a", "during"), move |receipt| {
+            seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &receipt.to_string()), b"{}")
+        })
+        .await;
+    assert!(matches!(refused, Err(store::StoreError::VaultUnavailable(_))), "{refused:?}");
+    assert!(f
+        .store
+        .sealed_record("city-a", store::ReceiptNumber { year: before.year, seq: 2 })
+        .await
+        .unwrap()
+        .is_none());
+    // The vault comes back; the same draft is accepted with the next number.
+    std::fs::remove_file(&segments).unwrap();
+    std::fs::rename(&moved, &segments).unwrap();
+    let done = accept(&f, "city-a", "during").await;
+    assert_eq!((done.receipt.seq, done.duplicate), (2, false), "no number was lost to the refusal");
 }
