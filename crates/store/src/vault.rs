@@ -14,6 +14,9 @@ use crate::{sha256_hex, Result, StoreError};
 pub struct Vault {
     objects: Arc<dyn ObjectStore>,
     description: String,
+    /// For a local vault, its directory: object_store writes and renames
+    /// files but does not fsync them, so the vault does.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Vault {
@@ -23,11 +26,15 @@ impl Vault {
         std::fs::create_dir_all(dir)
             .map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
         let objects = LocalFileSystem::new_with_prefix(dir)?;
-        Ok(Vault { objects: Arc::new(objects), description: format!("local:{}", dir.display()) })
+        Ok(Vault {
+            objects: Arc::new(objects),
+            description: format!("local:{}", dir.display()),
+            local_root: Some(dir.to_path_buf()),
+        })
     }
 
     pub fn from_object_store(objects: Arc<dyn ObjectStore>, description: impl Into<String>) -> Vault {
-        Vault { objects, description: description.into() }
+        Vault { objects, description: description.into(), local_root: None }
     }
 
     pub fn description(&self) -> &str {
@@ -43,10 +50,27 @@ impl Vault {
     pub async fn put(&self, kind: &str, content: &[u8]) -> Result<String> {
         let hash = sha256_hex(content);
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match self.objects.put_opts(&Self::path(kind, &hash), PutPayload::from(content.to_vec()), opts).await {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(hash),
-            Err(e) => Err(e.into()),
+        let path = Self::path(kind, &hash);
+        match self.objects.put_opts(&path, PutPayload::from(content.to_vec()), opts).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        if let Some(root) = &self.local_root {
+            // The file and its directory entry reach the disk before the
+            // caller acknowledges anything.
+            let file = root.join(path.as_ref());
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::File::open(&file)?.sync_all()?;
+                if let Some(dir) = file.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| StoreError::VaultUnavailable(e.to_string()))?
+            .map_err(|e| StoreError::VaultUnavailable(format!("fsync: {e}")))?;
+        }
+        Ok(hash)
     }
 
     /// Reads an object and checks it still matches its name.
