@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use ledger::{Event, EventKind};
 use seal::{SealError, SealedRecord};
-use sqlx::{Acquire, Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -106,12 +106,6 @@ pub(crate) fn decode_segment(bytes: &[u8]) -> Option<Vec<SegmentEntry>> {
     (take(1).is_none()).then_some(entries)
 }
 
-struct Accepted {
-    reply: oneshot::Sender<Result<Acceptance>>,
-    acceptance: Acceptance,
-    entry: SegmentEntry,
-}
-
 /// Why a whole batch failed, for each of its submissions (errors are not
 /// `Clone`; each gets its own, with the same meaning).
 #[derive(Clone, Copy)]
@@ -129,260 +123,349 @@ impl BatchFailure {
     }
 }
 
+type Reply = oneshot::Sender<Result<Acceptance>>;
+
+/// Acceptances of drafts already committed, by draft hash: one query.
+async fn committed<'e, E>(executor: E, drafts: &[String]) -> Result<std::collections::HashMap<String, Acceptance>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let mut found = std::collections::HashMap::new();
+    if drafts.is_empty() {
+        return Ok(found);
+    }
+    let placeholders: Vec<String> = (1..=drafts.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT draft_sha256, receipt_year, receipt_seq, inquiry_number, record_sha256, received_at, ledger_index
+         FROM submissions WHERE draft_sha256 IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for draft in drafts {
+        query = query.bind(draft.clone());
+    }
+    for row in query.fetch_all(executor).await? {
+        found.insert(
+            row.try_get("draft_sha256")?,
+            Acceptance {
+                receipt: ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? },
+                inquiry: InquiryNumber::from_stored(row.try_get("inquiry_number")?),
+                record_sha256: row.try_get("record_sha256")?,
+                received_at: row.try_get("received_at")?,
+                duplicate: true,
+                ledger_index: row.try_get::<Option<i64>, _>("ledger_index")?.unwrap_or(-1),
+            },
+        );
+    }
+    Ok(found)
+}
+
 async fn commit_batch(db: &AnyPool, vault: &Vault, batch: Vec<Job>) {
-    // Drafts already accepted (a double click, a retry): their receipt.
-    let mut pending = Vec::with_capacity(batch.len());
-    for job in batch {
-        match accepted_draft(db, &job.draft_sha256).await {
-            Ok(Some(done)) => {
-                let _ = job.reply.send(Ok(done));
-            }
-            Ok(None) => pending.push(job),
-            Err(err) => {
-                let _ = job.reply.send(Err(err));
-            }
-        }
-    }
-    if pending.is_empty() {
-        return;
-    }
-    let mut later = Vec::new();
-    let outcome = write_batch(db, vault, pending, &mut later).await;
-    let accepted = match outcome {
-        Ok(accepted) => accepted,
-        Err((failure, detail, replies)) => {
-            tracing::warn!(error = %detail, "a batch of submissions was not accepted; nothing was acknowledged");
-            for reply in replies {
-                let _ = reply.send(Err(failure.error(&detail)));
-            }
-            for job in later {
-                let _ = job.reply.send(Err(failure.error(&detail)));
+    // Drafts already accepted (a double click, a retry) get their receipt;
+    // the same draft twice in this batch is written once.
+    let drafts: Vec<String> = batch.iter().map(|j| j.draft_sha256.clone()).collect();
+    let done = match committed(db, &drafts).await {
+        Ok(done) => done,
+        Err(err) => {
+            let detail = err.to_string();
+            for job in batch {
+                let _ = job.reply.send(Err(BatchFailure::Database.error(&detail)));
             }
             return;
         }
     };
-    for item in accepted {
-        let _ = item.reply.send(Ok(item.acceptance));
+    let mut seen = HashSet::new();
+    let mut pending = Vec::with_capacity(batch.len());
+    let mut later = Vec::new();
+    for job in batch {
+        if let Some(acceptance) = done.get(&job.draft_sha256) {
+            let _ = job.reply.send(Ok(acceptance.clone()));
+        } else if !seen.insert(job.draft_sha256.clone()) {
+            later.push(job);
+        } else {
+            pending.push(job);
+        }
     }
-    // The same draft twice in one batch, or accepted by another node while
-    // we worked: the committed receipt.
+    if !pending.is_empty() {
+        match write_batch(db, vault, pending, &mut later).await {
+            Ok(accepted) => {
+                metrics::histogram!("store_group_commit_batch_size").record(accepted.len() as f64);
+                for (reply, acceptance) in accepted {
+                    let _ = reply.send(Ok(acceptance));
+                }
+            }
+            Err((failure, detail, replies)) => {
+                tracing::warn!(error = %detail, "a batch of submissions was not accepted; nothing was acknowledged");
+                for reply in replies {
+                    let _ = reply.send(Err(failure.error(&detail)));
+                }
+            }
+        }
+    }
+    // Duplicates of drafts in this batch, or committed by another node
+    // meanwhile: the committed receipt (or the batch's error, if it failed).
     for job in later {
         let answer = accepted_draft(db, &job.draft_sha256).await.and_then(|done| {
-            done.ok_or_else(|| StoreError::Inconsistent("a duplicate draft without its record".into()))
+            done.ok_or_else(|| StoreError::Unavailable("the submission was not accepted; please try again".into()))
         });
         let _ = job.reply.send(answer);
     }
 }
 
-type BatchError = (BatchFailure, String, Vec<oneshot::Sender<Result<Acceptance>>>);
+type BatchError = (BatchFailure, String, Vec<Reply>);
 
+/// One transaction for the batch, in a fixed number of statements: lock
+/// the tenants' number rows, drop drafts another node committed meanwhile,
+/// take consecutive numbers per tenant, seal (in parallel), append the
+/// ledger leaves, write the segment to the vault, insert every row, commit.
 async fn write_batch(
     db: &AnyPool,
     vault: &Vault,
-    pending: Vec<Job>,
+    jobs: Vec<Job>,
     later: &mut Vec<Job>,
-) -> std::result::Result<Vec<Accepted>, BatchError> {
+) -> std::result::Result<Vec<(Reply, Acceptance)>, BatchError> {
     let now = OffsetDateTime::now_utc();
     let year = i64::from(now.to_offset(JST).year());
-    let mut accepted: Vec<Accepted> = Vec::with_capacity(pending.len());
-    let mut seen = HashSet::new();
+    let mut jobs = jobs;
+    macro_rules! fail {
+        ($failure:expr, $err:expr, $jobs:expr) => {{
+            let detail = $err.to_string();
+            return Err(($failure, detail, $jobs.into_iter().map(|j| j.reply).collect()));
+        }};
+    }
     let mut tx = match db.begin().await {
         Ok(tx) => tx,
-        Err(err) => {
-            return Err((BatchFailure::Database, err.to_string(), pending.into_iter().map(|j| j.reply).collect()));
-        }
+        Err(err) => fail!(BatchFailure::Database, err, jobs),
     };
-    let mut failed: Option<(BatchFailure, String)> = None;
-    let mut rest = pending.into_iter();
-    for job in rest.by_ref() {
-        if !seen.insert(job.draft_sha256.clone()) {
-            later.push(job);
+    // Number rows first (a write: SQLite's lock, PostgreSQL's row locks, in
+    // tenant order so two nodes cannot deadlock).
+    let mut tenants: Vec<String> = jobs.iter().map(|j| j.tenant.clone()).collect();
+    tenants.sort();
+    tenants.dedup();
+    for tenant in &tenants {
+        let locked = sqlx::query(
+            "INSERT INTO receipt_sequences (tenant_id, year, last_seq) VALUES ($1, $2, 0)
+             ON CONFLICT (tenant_id, year) DO UPDATE SET last_seq = receipt_sequences.last_seq",
+        )
+        .bind(tenant)
+        .bind(year)
+        .execute(&mut *tx)
+        .await;
+        if let Err(err) = locked {
+            fail!(BatchFailure::Database, err, jobs);
+        }
+    }
+    // Under the locks: drafts another node committed since we looked.
+    let drafts: Vec<String> = jobs.iter().map(|j| j.draft_sha256.clone()).collect();
+    let elsewhere = match committed(&mut *tx, &drafts).await {
+        Ok(found) => found,
+        Err(err) => fail!(BatchFailure::Database, err, jobs),
+    };
+    if !elsewhere.is_empty() {
+        let (dup, rest): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| elsewhere.contains_key(&j.draft_sha256));
+        later.extend(dup);
+        jobs = rest;
+        if jobs.is_empty() {
+            let _ = tx.commit().await;
+            return Ok(Vec::new());
+        }
+    }
+    // Consecutive numbers per tenant, in one statement each.
+    let mut numbers = Vec::with_capacity(jobs.len());
+    for tenant in &tenants {
+        let count = jobs.iter().filter(|j| &j.tenant == tenant).count() as i64;
+        if count == 0 {
             continue;
         }
-        match accept_one(&mut tx, job, year, now).await {
-            Ok(Outcome::Accepted(item)) => accepted.push(*item),
-            Ok(Outcome::Duplicate(job)) => later.push(*job),
-            Ok(Outcome::Refused(reply, err)) => {
-                let _ = reply.send(Err(err));
-            }
-            Err((reply, err)) => {
-                failed = Some((BatchFailure::Database, err.to_string()));
-                let _ = reply.send(Err(err));
-                break;
+        let last = sqlx::query(
+            "UPDATE receipt_sequences SET last_seq = last_seq + $3 WHERE tenant_id = $1 AND year = $2 RETURNING last_seq",
+        )
+        .bind(tenant)
+        .bind(year)
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get::<i64, _>("last_seq"));
+        match last {
+            Ok(last) => numbers.push((tenant.clone(), last - count + 1)),
+            Err(err) => fail!(BatchFailure::Database, err, jobs),
+        }
+    }
+    let mut next: std::collections::HashMap<String, i64> = numbers.into_iter().collect();
+    let receipts: Vec<ReceiptNumber> = jobs
+        .iter()
+        .map(|j| {
+            let seq = next.get_mut(&j.tenant).map(|n| {
+                *n += 1;
+                *n - 1
+            });
+            ReceiptNumber { year, seq: seq.unwrap_or(0) }
+        })
+        .collect();
+
+    // Seal, two workers (the machine's cores), off the async threads.
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut work = Vec::with_capacity(jobs.len());
+    let mut meta = Vec::with_capacity(jobs.len());
+    for (job, receipt) in jobs.into_iter().zip(receipts) {
+        replies.push(job.reply);
+        work.push((job.seal, receipt));
+        meta.push((
+            job.tenant,
+            job.form_id,
+            job.form_version,
+            job.draft_sha256,
+            job.inquiry_secret,
+            job.notify_address,
+        ));
+    }
+    let half = work.len().div_ceil(2);
+    let second = work.split_off(half);
+    let seal_all = |part: Vec<(SealFn, ReceiptNumber)>| {
+        tokio::task::spawn_blocking(move || {
+            part.into_iter().map(|(seal, r)| seal(&r).map(|rec| (r, rec))).collect::<Vec<_>>()
+        })
+    };
+    let (first_sealed, second_sealed) = tokio::join!(seal_all(work), seal_all(second));
+    let sealed: Vec<_> = match (first_sealed, second_sealed) {
+        (Ok(a), Ok(b)) => a.into_iter().chain(b).collect(),
+        _ => {
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, "sealing stopped".into(), replies));
+        }
+    };
+    let mut records = Vec::with_capacity(sealed.len());
+    for (i, outcome) in sealed.into_iter().enumerate() {
+        match outcome {
+            Ok(pair) => records.push(pair),
+            Err(err) => {
+                // A key that cannot seal: no number may be spent, so the
+                // whole batch goes back; the others are asked to retry.
+                let _ = tx.rollback().await;
+                let mut replies = replies;
+                let bad = replies.remove(i);
+                let _ = bad.send(Err(StoreError::Seal(err)));
+                return Err((BatchFailure::Database, "another submission could not be sealed".into(), replies));
             }
         }
     }
-    let mut replies: Vec<_> = Vec::new();
-    if let Some((failure, detail)) = failed {
-        replies.extend(rest.map(|j| j.reply));
-        replies.extend(accepted.into_iter().map(|a| a.reply));
-        let _ = tx.rollback().await;
-        return Err((failure, detail, replies));
-    }
-    if accepted.is_empty() {
-        let _ = tx.commit().await;
-        return Ok(accepted);
-    }
-    // One segment with every record of the batch, in the vault before the
-    // commit: an acknowledged record always has its second copy.
-    let entries: Vec<SegmentEntry> = accepted
+
+    // Ledger leaves for all, in two statements.
+    let events: Vec<Event> = records
         .iter()
-        .map(|a| SegmentEntry {
-            tenant: a.entry.tenant.clone(),
-            receipt: a.entry.receipt,
-            record: a.entry.record.clone(),
+        .zip(&meta)
+        .map(|((receipt, record), m)| Event {
+            kind: EventKind::Submission,
+            at: now.unix_timestamp(),
+            actor: "resident".into(),
+            tenant: Some(m.0.clone()),
+            source: None,
+            subject: Some(receipt.to_string()),
+            detail: sha256_hex(&record.to_bytes()),
         })
         .collect();
-    let segment = encode_segment(&entries);
-    let segment_hash = match vault.put(SEGMENT_KIND, &segment).await {
+    let first_leaf = match crate::ledger::append_many(&mut tx, &events).await {
+        Ok(first) => first,
+        Err(err) => {
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, err.to_string(), replies));
+        }
+    };
+
+    // The segment, in the vault before the commit.
+    let entries: Vec<SegmentEntry> = records
+        .iter()
+        .zip(&meta)
+        .map(|((receipt, record), m)| SegmentEntry {
+            tenant: m.0.clone(),
+            receipt: *receipt,
+            record: record.to_bytes(),
+        })
+        .collect();
+    let segment_hash = match vault.put(SEGMENT_KIND, &encode_segment(&entries)).await {
         Ok(hash) => hash,
         Err(err) => {
             let _ = tx.rollback().await;
-            return Err((BatchFailure::Vault, err.to_string(), accepted.into_iter().map(|a| a.reply).collect()));
+            return Err((BatchFailure::Vault, err.to_string(), replies));
         }
     };
-    for item in &accepted {
-        let updated = sqlx::query(
-            "UPDATE submissions SET vault_segment = $1 WHERE tenant_id = $2 AND receipt_year = $3 AND receipt_seq = $4",
-        )
-        .bind(&segment_hash)
-        .bind(&item.entry.tenant)
-        .bind(item.entry.receipt.year)
-        .bind(item.entry.receipt.seq)
-        .execute(&mut *tx)
-        .await;
-        if let Err(err) = updated {
-            let _ = tx.rollback().await;
-            return Err((BatchFailure::Database, err.to_string(), accepted.into_iter().map(|a| a.reply).collect()));
+
+    // Every row, in statements of at most 128 rows.
+    const COLUMNS: usize = 18;
+    let mut acceptances = Vec::with_capacity(records.len());
+    let rows: Vec<_> = records
+        .into_iter()
+        .zip(meta)
+        .zip(entries)
+        .enumerate()
+        .map(|(i, (((receipt, record), m), entry))| (first_leaf + i as i64, receipt, record, m, entry.record))
+        .collect();
+    for chunk in rows.chunks(128) {
+        let mut sql = String::from(
+            "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
+               secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
+               status_changed_at, notify_address, ledger_index, vault_segment) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let cols: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
+            sql.push_str(&format!("({})", cols.join(", ")));
+        }
+        sql.push_str(" ON CONFLICT (draft_sha256) DO NOTHING");
+        let mut query = sqlx::query(&sql);
+        for (ledger_index, receipt, record, m, bytes) in chunk {
+            let (tenant, form_id, form_version, draft, secret, notify) = m;
+            let inquiry = InquiryNumber::generate();
+            let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
+            let record_sha256 = sha256_hex(bytes);
+            query = query
+                .bind(tenant.clone())
+                .bind(receipt.year)
+                .bind(receipt.seq)
+                .bind(form_id.clone())
+                .bind(*form_version)
+                .bind(inquiry.as_str().to_owned())
+                .bind(hex::encode(resident.verifier))
+                .bind(resident.message_key())
+                .bind(draft.clone())
+                .bind(record.key_id.as_str().to_owned())
+                .bind(bytes.clone())
+                .bind(record_sha256.clone())
+                .bind(SubmissionStatus::Received.as_str())
+                .bind(now.unix_timestamp())
+                .bind(now.unix_timestamp())
+                .bind(notify.clone())
+                .bind(*ledger_index)
+                .bind(segment_hash.clone());
+            acceptances.push(Acceptance {
+                receipt: *receipt,
+                inquiry,
+                record_sha256,
+                received_at: now.unix_timestamp(),
+                duplicate: false,
+                ledger_index: *ledger_index,
+            });
+        }
+        match query.execute(&mut *tx).await {
+            Ok(done) if done.rows_affected() == chunk.len() as u64 => {}
+            Ok(_) => {
+                // A draft committed elsewhere after our check (it cannot be,
+                // under the locks; if it is, acknowledge nothing).
+                let _ = tx.rollback().await;
+                return Err((BatchFailure::Database, "a draft was committed twice".into(), replies));
+            }
+            Err(err) => {
+                let _ = tx.rollback().await;
+                return Err((BatchFailure::Database, err.to_string(), replies));
+            }
         }
     }
     if let Err(err) = tx.commit().await {
-        return Err((BatchFailure::Database, err.to_string(), accepted.into_iter().map(|a| a.reply).collect()));
+        return Err((BatchFailure::Database, err.to_string(), replies));
     }
-    metrics::histogram!("store_group_commit_batch_size").record(accepted.len() as f64);
-    Ok(accepted)
-}
-
-enum Outcome {
-    Accepted(Box<Accepted>),
-    /// Another node accepted this draft meanwhile.
-    Duplicate(Box<Job>),
-    /// This one submission could not be sealed; the batch goes on.
-    Refused(oneshot::Sender<Result<Acceptance>>, StoreError),
-}
-
-type OneError = (oneshot::Sender<Result<Acceptance>>, StoreError);
-
-/// One submission inside the batch's transaction, in a savepoint of its
-/// own: its number, its sealed record, its row and its ledger leaf.
-async fn accept_one(
-    tx: &mut Transaction<'_, Any>,
-    job: Job,
-    year: i64,
-    now: OffsetDateTime,
-) -> std::result::Result<Outcome, OneError> {
-    let mut sp = match tx.begin().await {
-        Ok(sp) => sp,
-        Err(err) => return Err((job.reply, err.into())),
-    };
-    macro_rules! db {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(err) => return Err((job.reply, StoreError::from(err))),
-            }
-        };
-    }
-    db!(sqlx::query(
-        "INSERT INTO receipt_sequences (tenant_id, year, last_seq) VALUES ($1, $2, 0) ON CONFLICT (tenant_id, year) DO NOTHING"
-    )
-    .bind(&job.tenant)
-    .bind(year)
-    .execute(&mut *sp)
-    .await);
-    let seq: i64 = db!(db!(sqlx::query(
-        "UPDATE receipt_sequences SET last_seq = last_seq + 1 WHERE tenant_id = $1 AND year = $2 RETURNING last_seq",
-    )
-    .bind(&job.tenant)
-    .bind(year)
-    .fetch_one(&mut *sp)
-    .await)
-    .try_get::<i64, _>("last_seq"));
-    let receipt = ReceiptNumber { year, seq };
-    let seal = job.seal;
-    let record = match seal(&receipt) {
-        Ok(record) => record,
-        Err(err) => {
-            let _ = sp.rollback().await;
-            return Ok(Outcome::Refused(job.reply, StoreError::Seal(err)));
-        }
-    };
-    let bytes = record.to_bytes();
-    let record_sha256 = sha256_hex(&bytes);
-    let inquiry = InquiryNumber::generate();
-    let resident = seal::ResidentKeys::derive(&job.inquiry_secret, inquiry.as_str());
-    let inserted = db!(sqlx::query(
-        "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-           secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-           status_changed_at, notify_address)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
-         ON CONFLICT (draft_sha256) DO NOTHING",
-    )
-    .bind(&job.tenant)
-    .bind(year)
-    .bind(seq)
-    .bind(&job.form_id)
-    .bind(job.form_version)
-    .bind(inquiry.as_str())
-    .bind(hex::encode(resident.verifier))
-    .bind(resident.message_key())
-    .bind(&job.draft_sha256)
-    .bind(record.key_id.as_str())
-    .bind(&bytes)
-    .bind(&record_sha256)
-    .bind(SubmissionStatus::Received.as_str())
-    .bind(now.unix_timestamp())
-    .bind(job.notify_address.as_deref())
-    .execute(&mut *sp)
-    .await);
-    if inserted.rows_affected() == 0 {
-        // Accepted by another node since we looked: give the number back.
-        let _ = sp.rollback().await;
-        let job = Job { seal: Box::new(|_| Err(SealError::BadToken)), ..job };
-        return Ok(Outcome::Duplicate(Box::new(job)));
-    }
-    let event = Event {
-        kind: EventKind::Submission,
-        at: now.unix_timestamp(),
-        actor: "resident".into(),
-        tenant: Some(job.tenant.clone()),
-        source: None,
-        subject: Some(receipt.to_string()),
-        detail: record_sha256.clone(),
-    };
-    let ledger_index = db!(crate::ledger::append(&mut sp, &event).await);
-    db!(sqlx::query(
-        "UPDATE submissions SET ledger_index = $1 WHERE tenant_id = $2 AND receipt_year = $3 AND receipt_seq = $4",
-    )
-    .bind(ledger_index)
-    .bind(&job.tenant)
-    .bind(year)
-    .bind(seq)
-    .execute(&mut *sp)
-    .await);
-    db!(sp.commit().await);
-    Ok(Outcome::Accepted(Box::new(Accepted {
-        reply: job.reply,
-        acceptance: Acceptance {
-            receipt,
-            inquiry,
-            record_sha256,
-            received_at: now.unix_timestamp(),
-            duplicate: false,
-            ledger_index,
-        },
-        entry: SegmentEntry { tenant: job.tenant, receipt, record: bytes },
-    })))
+    Ok(replies.into_iter().zip(acceptances).collect())
 }
 
 #[cfg(test)]

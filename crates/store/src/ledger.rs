@@ -105,6 +105,56 @@ pub(crate) async fn append(tx: &mut Transaction<'_, Any>, event: &Event) -> Resu
     Ok(index)
 }
 
+/// Appends `events` in order inside the caller's transaction, in two
+/// statements whatever their number; returns the first one's index.
+pub(crate) async fn append_many(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<i64> {
+    let count = events.len() as i64;
+    let end: i64 = sqlx::query("UPDATE ledger_head SET next_index = next_index + $1 WHERE id = 1 RETURNING next_index")
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("next_index")?;
+    let first = end - count;
+    for (chunk_start, chunk) in events.chunks(512).enumerate().map(|(i, c)| (i * 512, c)) {
+        let mut sql = String::from(
+            "INSERT INTO ledger_leaves (leaf_index, leaf_hash, kind, at, actor, tenant_id, source, subject, detail) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for (i, event) in chunk.iter().enumerate() {
+            query = query
+                .bind(first + (chunk_start + i) as i64)
+                .bind(hex::encode(event.leaf_hash()))
+                .bind(event.kind.as_str())
+                .bind(event.at)
+                .bind(event.actor.clone())
+                .bind(event.tenant.clone())
+                .bind(event.source.clone())
+                .bind(event.subject.clone())
+                .bind(event.detail.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(first)
+}
+
 /// An event happening now.
 pub fn event(kind: EventKind, actor: &str, tenant: Option<&str>, subject: Option<&str>, detail: &str) -> Event {
     Event {

@@ -60,6 +60,11 @@ pub struct SubmissionSummary {
 pub struct InquiryNumber(String);
 
 impl InquiryNumber {
+    /// An inquiry number as the database keeps it.
+    pub(crate) fn from_stored(text: String) -> InquiryNumber {
+        InquiryNumber(text)
+    }
+
     pub(crate) fn generate() -> InquiryNumber {
         let mut rng = rand::rngs::OsRng;
         let digits: String = (0..12).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
