@@ -34,12 +34,7 @@ pub(crate) fn form_session_cookie(tokens: &TokenBox, tenant: &str, secure: bool)
     .ok()
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
-}
+use crate::request::cookie;
 
 /// The classifier: a token box of its own (same key as the counter's) and
 /// the set of known tenant ids, refreshed from the store.

@@ -21,6 +21,7 @@ mod guard;
 mod ledger_api;
 pub mod notify;
 mod pages;
+pub mod request;
 mod security;
 pub mod sync;
 mod ui;

@@ -27,6 +27,7 @@ use crate::store::DeskStore;
 use crate::sync::SyncClient;
 use crate::work::{allowed_next, RecordFilter};
 use crate::DeskError;
+use counter::request::{self, cookie, random_hex};
 use identity::{Access, Action, Role};
 
 const COOKIE: &str = "madoguchi_desk";
@@ -226,30 +227,26 @@ async fn guard(State(app): Shared, mut req: axum::extract::Request, next: axum::
     if allowed {
         // CSRF: every POST carries the session's token, or before sign-in
         // the double-submit cookie's.
-        let pre = cookie(req.headers(), PRE_COOKIE).filter(|t| t.len() == 32).map(str::to_owned);
+        let pre = request::pre_token(req.headers(), PRE_COOKIE);
         let expected = session.as_ref().map(|s| s.csrf.clone()).or_else(|| pre.clone());
         if method == axum::http::Method::POST {
-            let (parts, body) = req.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-                return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+            req = match request::check_csrf(req, expected.as_deref(), MAX_FORM_BYTES).await {
+                Ok(req) => req,
+                Err(request::CsrfRefusal::TooLarge) => {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response()
+                }
+                Err(request::CsrfRefusal::Mismatch) => {
+                    let mut response = csrf_refused();
+                    response.headers_mut().insert("x-access", HeaderValue::from_static("denied"));
+                    return response;
+                }
             };
-            let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                .ok()
-                .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
-            if !matches!((&sent, &expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes())) {
-                let mut response = csrf_refused();
-                response.headers_mut().insert("x-access", HeaderValue::from_static("denied"));
-                return response;
-            }
-            req = axum::extract::Request::from_parts(parts, Body::from(bytes));
         }
         let token = pre.clone().unwrap_or_else(|| random_hex(16));
         req.extensions_mut().insert(PreCsrf(token.clone()));
         let mut response = next.run(req).await;
         if pre.is_none() && session.is_none() {
-            let secure = if app.settings.secure_cookies { "; Secure" } else { "" };
-            let value = format!("{PRE_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
-            if let Ok(value) = HeaderValue::from_str(&value) {
+            if let Some(value) = request::pre_token_cookie(PRE_COOKIE, &token, "/", app.settings.secure_cookies) {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
         }
@@ -290,13 +287,6 @@ impl IntoResponse for WebError {
         tracing::error!(error = %self.0, "desk request failed");
         (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><html lang=\"ja\"><title>エラー</title><p>処理できませんでした。/ Something went wrong.</p><p><a href=\"/\">受信箱へ / Inbox</a></p></html>")).into_response()
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
 }
 
 fn lang_of(headers: &HeaderMap) -> Lang {
@@ -345,20 +335,9 @@ fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, Html("<!doctype html><html lang=\"ja\"><title>403</title><p>フォームの有効期限が切れました。ページを開き直してください。/ This form has expired; please reload the page.</p></html>")).into_response()
 }
 
-fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
 fn base_anonymous(app: &DeskApp, lang: Lang, pre: &PreCsrf) -> minijinja::Value {
     // The first map that has a key wins: the token before base's none.
     context! { ..context! { csrf => pre.0.clone() }, ..base(app, lang, None) }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {

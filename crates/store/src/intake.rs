@@ -161,29 +161,17 @@ where
 }
 
 async fn commit_batch(db: &AnyPool, vault: &Vault, batch: Vec<Job>) {
-    // Drafts already accepted (a double click, a retry) get their receipt;
-    // the same draft twice in this batch is written once.
-    let drafts: Vec<String> = batch.iter().map(|j| j.draft_sha256.clone()).collect();
-    let done = match committed(db, &drafts).await {
-        Ok(done) => done,
-        Err(err) => {
-            let detail = err.to_string();
-            for job in batch {
-                let _ = job.reply.send(Err(BatchFailure::Database.error(&detail)));
-            }
-            return;
-        }
-    };
+    // `Store::accept` answered drafts committed before they were queued,
+    // and `write_batch` finds those committed since, under its locks; here
+    // only the same draft twice in this batch is set aside (written once).
     let mut seen = HashSet::new();
     let mut pending = Vec::with_capacity(batch.len());
     let mut later = Vec::new();
     for job in batch {
-        if let Some(acceptance) = done.get(&job.draft_sha256) {
-            let _ = job.reply.send(Ok(acceptance.clone()));
-        } else if !seen.insert(job.draft_sha256.clone()) {
-            later.push(job);
-        } else {
+        if seen.insert(job.draft_sha256.clone()) {
             pending.push(job);
+        } else {
+            later.push(job);
         }
     }
     if !pending.is_empty() {

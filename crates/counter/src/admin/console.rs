@@ -618,18 +618,22 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// The ledger page: installation-wide (`/admin/ledger`, the operator) or
-/// one tenant's (`/admin/t/{tenant}/ledger`).
+/// The scope of a ledger request: installation-wide (`/admin/ledger…`,
+/// the operator) or one tenant's (`/admin/t/{tenant}/ledger…`).
+async fn ledger_scope(counter: &Counter, tenant: Option<Path<String>>) -> Result<Option<store::Tenant>, PageError> {
+    match tenant {
+        Some(Path(id)) => Ok(Some(tenant_of(counter, &id).await?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) async fn ledger(
     Extension(visitor): Extension<Visitor>,
     State(counter): Shared,
     tenant: Option<Path<String>>,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Response, PageError> {
-    let tenant = match tenant {
-        Some(Path(id)) => Some(tenant_of(&counter, &id).await?),
-        None => None,
-    };
+    let tenant = ledger_scope(&counter, tenant).await?;
     ledger_page(&counter, &visitor, tenant, query).await
 }
 
@@ -640,10 +644,7 @@ pub(crate) async fn ledger_export(
     tenant: Option<Path<String>>,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Response, PageError> {
-    let tenant = match tenant {
-        Some(Path(id)) => Some(tenant_of(&counter, &id).await?),
-        None => None,
-    };
+    let tenant = ledger_scope(&counter, tenant).await?;
     ledger_csv(&counter, &visitor, tenant, query).await
 }
 

@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -25,10 +24,9 @@ use axum::Router;
 use forms::Lang;
 use identity::{Access, Action};
 use minijinja::{context, Environment};
-use rand::RngCore;
 use store::{StaffAccount, StaffSession};
 
-use crate::{Counter, PageError};
+use crate::{request, Counter, PageError};
 
 pub(crate) use passkeys::Passkeys;
 
@@ -244,25 +242,14 @@ async fn guard(counter: &Counter, req: Request, next: Next) -> Result<Response, 
     }
 
     // CSRF: a session's token, or before sign-in the double-submit cookie.
-    let pre = cookie(&headers, PRE_COOKIE).filter(|t| t.len() == 32).map(str::to_owned);
-    let expected = match &staff {
-        Some(s) => Some(s.session.csrf.clone()),
-        None => pre.clone(),
-    };
+    let pre = request::pre_token(&headers, PRE_COOKIE);
+    let expected = staff.as_ref().map(|s| s.session.csrf.clone()).or_else(|| pre.clone());
     if method == Method::POST {
-        let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| PageError::TooLarge)?;
-        let sent = match parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
-            Some(header) => Some(header.to_owned()),
-            None => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                .ok()
-                .and_then(|fields| fields.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v)),
+        req = match request::check_csrf(req, expected.as_deref(), MAX_FORM_BYTES).await {
+            Ok(req) => req,
+            Err(request::CsrfRefusal::TooLarge) => return Err(PageError::TooLarge),
+            Err(request::CsrfRefusal::Mismatch) => return Ok(denied(PageError::FormExpired.into_response())),
         };
-        let ok = matches!((&sent, &expected), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
-        if !ok {
-            return Ok(denied(PageError::FormExpired.into_response()));
-        }
-        req = Request::from_parts(parts, Body::from(bytes));
     }
     let (csrf, new_pre_token) = match (&staff, pre) {
         (Some(s), _) => (s.session.csrf.clone(), false),
@@ -273,8 +260,7 @@ async fn guard(counter: &Counter, req: Request, next: Next) -> Result<Response, 
     req.extensions_mut().insert(visitor);
     let mut response = next.run(req).await;
     if new_pre_token {
-        let value = format!("{PRE_COOKIE}={csrf}; Path=/admin; HttpOnly; SameSite=Strict{}", secure(counter));
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let Some(value) = request::pre_token_cookie(PRE_COOKIE, &csrf, "/admin", counter.settings.secure_cookies) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
@@ -296,22 +282,7 @@ pub(crate) fn session_cookie(counter: &Counter, value: &str, max_age: i64) -> He
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
+pub(crate) use crate::request::{constant_time_eq, cookie, random_hex};
 
 async fn switch_lang(axum::extract::Path(to): axum::extract::Path<String>, headers: HeaderMap) -> Response {
     let lang = Lang::from_tag(&to);
