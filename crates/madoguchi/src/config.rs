@@ -38,6 +38,13 @@ pub struct StoreArgs {
     /// another disk than the database. Default: DATA_DIR/vault
     #[arg(long, env = "MADOGUCHI_VAULT_DIR", value_name = "DIR")]
     vault_dir: Option<PathBuf>,
+
+    /// An S3-compatible vault instead of the directory: s3://BUCKET. The
+    /// endpoint and credentials come from the usual AWS_ENDPOINT_URL,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (and
+    /// AWS_ALLOW_HTTP=true for a plain-HTTP endpoint on a private network).
+    #[arg(long, env = "MADOGUCHI_VAULT_URL", value_name = "URL")]
+    vault_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +243,7 @@ struct ConfigFile {
     data_dir: Option<PathBuf>,
     database: Option<String>,
     vault_dir: Option<PathBuf>,
+    vault_url: Option<String>,
     listen: Option<SocketAddr>,
     token_key_file: Option<PathBuf>,
     demo: Option<bool>,
@@ -326,6 +334,7 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub database: String,
     pub vault_dir: PathBuf,
+    pub vault_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -333,9 +342,18 @@ impl StoreConfig {
     pub async fn open(&self) -> anyhow::Result<store::Store> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating the data directory {}", self.data_dir.display()))?;
-        let vault = store::Vault::local(&self.vault_dir)
-            .with_context(|| format!("opening the vault at {}", self.vault_dir.display()))?;
+        let vault = self.vault()?;
         store::Store::open(&self.database, vault).await.context("opening the database")
+    }
+
+    /// The vault alone: S3-compatible storage when `vault_url` is set,
+    /// else the local directory.
+    pub fn vault(&self) -> anyhow::Result<store::Vault> {
+        match &self.vault_url {
+            Some(url) => store::Vault::s3(url).with_context(|| format!("opening the vault at {url}")),
+            None => store::Vault::local(&self.vault_dir)
+                .with_context(|| format!("opening the vault at {}", self.vault_dir.display())),
+        }
     }
 }
 
@@ -364,7 +382,8 @@ impl StoreArgs {
             bail!("database: {database:?} is not a sqlite:// or postgres:// URL");
         }
         let vault_dir = self.vault_dir.or(file.vault_dir.clone()).unwrap_or_else(|| data_dir.join("vault"));
-        Ok((file, StoreConfig { data_dir, database, vault_dir }))
+        let vault_url = self.vault_url.or(file.vault_url.clone());
+        Ok((file, StoreConfig { data_dir, database, vault_dir, vault_url }))
     }
 
     pub fn into_config(self) -> anyhow::Result<StoreConfig> {

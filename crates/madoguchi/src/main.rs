@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod backup_cmd;
 mod config;
 mod keys;
 mod ledger_cmd;
@@ -59,6 +60,12 @@ enum Command {
     /// One tenant's switches (under-attack mode).
     #[command(subcommand)]
     Tenant(tenant_cmd::TenantCommand),
+    /// Snapshots into the vault; verify the vault; restore from it.
+    #[command(subcommand)]
+    Backup(backup_cmd::BackupCommand),
+    /// Drills an operator schedules: `drill restore`.
+    #[command(subcommand)]
+    Drill(backup_cmd::DrillCommand),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +88,8 @@ fn main() -> ExitCode {
         Command::Ledger(command) => return ledger_cmd::run(command),
         Command::Admin(command) => run_async(admin_cmd::run(command)),
         Command::Tenant(command) => run_async(tenant_cmd::run(command)),
+        Command::Backup(command) => return backup_cmd::run_backup(command),
+        Command::Drill(command) => return backup_cmd::run_drill(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -157,6 +157,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         sqlx::query(
             "INSERT INTO desk_pulls (desk_id, tenant_id, pulled_at, source, after_year, after_seq, record_count)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -179,9 +180,9 @@ impl Store {
                 &format!("{} records", records.len()),
             );
             pull.source = Some(source.to_owned());
-            crate::ledger::append(&mut tx, &pull).await?;
+            crate::ledger::append(&mut tx, &mut journal, &pull).await?;
         }
-        tx.commit().await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(records)
     }
 
@@ -190,6 +191,7 @@ impl Store {
     /// last sequence number held and how many were entered now.
     pub async fn enter_desk_events(&self, desk: &Desk, events: &[(i64, ledger::Event)]) -> Result<(i64, u64)> {
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         sqlx::query(
             "INSERT INTO desk_event_cursor (desk_id, last_seq) VALUES ($1, 0) ON CONFLICT (desk_id) DO NOTHING",
         )
@@ -212,7 +214,7 @@ impl Store {
                 }
                 break;
             }
-            crate::ledger::append(&mut tx, event).await?;
+            crate::ledger::append(&mut tx, &mut journal, event).await?;
             last = *seq;
             entered += 1;
         }
@@ -221,7 +223,7 @@ impl Store {
             .bind(last)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        journal.commit(&self.vault, tx).await?;
         Ok((last, entered))
     }
 
@@ -241,6 +243,7 @@ impl Store {
         let tenant = desk.tenant_id.as_str();
         let mut changed = 0;
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         for change in changes {
             let done = sqlx::query(
                 "UPDATE submissions SET status = $1, status_changed_at = $2, staff_message = $6
@@ -257,6 +260,7 @@ impl Store {
             .await?;
             changed += done.rows_affected();
             if done.rows_affected() == 1 {
+                journal.status(tenant, change.receipt, change.status, change.changed_at, change.message.as_deref());
                 let receipt = change.receipt.to_string();
                 let event = crate::ledger::event(
                     ledger::EventKind::StatusChange,
@@ -265,7 +269,7 @@ impl Store {
                     Some(&receipt),
                     change.status.as_str(),
                 );
-                crate::ledger::append(&mut tx, &event).await?;
+                crate::ledger::append(&mut tx, &mut journal, &event).await?;
                 // A mail for the resident, if they left an address.
                 sqlx::query(
                     "INSERT INTO mail_outbox (tenant_id, receipt_year, receipt_seq, changed_at, status, created_at)
@@ -282,7 +286,7 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(changed)
     }
 }

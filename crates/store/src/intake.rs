@@ -17,15 +17,12 @@ use sqlx::{Any, AnyPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::journal::{self, Entry, SubmissionRow};
 use crate::submissions::{accepted_draft, InquiryNumber, JST};
 use crate::{sha256_hex, Acceptance, ReceiptNumber, Result, StoreError, SubmissionStatus, Vault};
 
 /// The most submissions one transaction carries.
 const MAX_BATCH: usize = 256;
-/// Vault segments: `kind` in the vault, and the first bytes of each.
-pub(crate) const SEGMENT_KIND: &str = "segments";
-const SEGMENT_MAGIC: &[u8] = b"madoguchi segment 1\n";
-
 /// The sealing step, run by the committer once the 到達番号 is known.
 pub type SealFn = Box<dyn FnOnce(&ReceiptNumber) -> std::result::Result<SealedRecord, SealError> + Send>;
 
@@ -57,53 +54,6 @@ pub(crate) fn start(db: AnyPool, vault: Vault) -> mpsc::Sender<Job> {
         }
     });
     tx
-}
-
-/// One record inside a segment: whose, which number, and its bytes.
-pub(crate) struct SegmentEntry {
-    pub tenant: String,
-    pub receipt: ReceiptNumber,
-    pub record: Vec<u8>,
-}
-
-/// The segment format: a magic line, then per record the tenant id (u16
-/// length), year and sequence (i64 each), and the record (u32 length), all
-/// big-endian. Our own because it must stay readable by `backup restore`
-/// for as long as the vault keeps it, with nothing to install.
-pub(crate) fn encode_segment(entries: &[SegmentEntry]) -> Vec<u8> {
-    let mut out = SEGMENT_MAGIC.to_vec();
-    for entry in entries {
-        let tenant = entry.tenant.as_bytes();
-        out.extend_from_slice(&(tenant.len() as u16).to_be_bytes());
-        out.extend_from_slice(tenant);
-        out.extend_from_slice(&entry.receipt.year.to_be_bytes());
-        out.extend_from_slice(&entry.receipt.seq.to_be_bytes());
-        out.extend_from_slice(&(entry.record.len() as u32).to_be_bytes());
-        out.extend_from_slice(&entry.record);
-    }
-    out
-}
-
-pub(crate) fn decode_segment(bytes: &[u8]) -> Option<Vec<SegmentEntry>> {
-    let body = bytes.strip_prefix(SEGMENT_MAGIC)?;
-    let mut at = 0usize;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let slice = body.get(at..at.checked_add(n)?)?;
-        at += n;
-        Some(slice)
-    };
-    let mut entries = Vec::new();
-    while let Some(len) = take(2) {
-        let len = u16::from_be_bytes(len.try_into().ok()?) as usize;
-        let tenant = String::from_utf8(take(len)?.to_vec()).ok()?;
-        let year = i64::from_be_bytes(take(8)?.try_into().ok()?);
-        let seq = i64::from_be_bytes(take(8)?.try_into().ok()?);
-        let len = u32::from_be_bytes(take(4)?.try_into().ok()?) as usize;
-        let record = take(len)?.to_vec();
-        entries.push(SegmentEntry { tenant, receipt: ReceiptNumber { year, seq }, record });
-    }
-    // A stray byte at the end (not a whole length) is damage too.
-    (take(1).is_none()).then_some(entries)
 }
 
 /// Why a whole batch failed, for each of its submissions (errors are not
@@ -360,17 +310,41 @@ async fn write_batch(
         }
     };
 
-    // The segment, in the vault before the commit.
-    let entries: Vec<SegmentEntry> = records
+    // Every row as it will be inserted, then the segment, in the vault
+    // before the commit.
+    let now_secs = now.unix_timestamp();
+    let mut inquiries = Vec::with_capacity(records.len());
+    let entries: Vec<(Entry, Vec<u8>)> = records
         .iter()
         .zip(&meta)
-        .map(|((receipt, record), m)| SegmentEntry {
-            tenant: m.0.clone(),
-            receipt: *receipt,
-            record: record.to_bytes(),
+        .enumerate()
+        .map(|(i, ((receipt, record), m))| {
+            let (tenant, form_id, form_version, draft, secret, notify) = m;
+            let inquiry = InquiryNumber::generate();
+            let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
+            let bytes = record.to_bytes();
+            let row = SubmissionRow {
+                tenant: tenant.clone(),
+                year: receipt.year,
+                seq: receipt.seq,
+                form_id: form_id.clone(),
+                form_version: *form_version,
+                inquiry_number: inquiry.as_str().to_owned(),
+                secret_verifier: hex::encode(resident.verifier),
+                message_key: resident.message_key(),
+                draft_sha256: draft.clone(),
+                key_id: record.key_id.as_str().to_owned(),
+                record_sha256: sha256_hex(&bytes),
+                received_at: now_secs,
+                notify_address: notify.as_ref().map(hex::encode),
+                ledger_index: first_leaf + i as i64,
+            };
+            inquiries.push(inquiry);
+            (Entry::Submission(row), bytes)
         })
         .collect();
-    let segment_hash = match vault.put(SEGMENT_KIND, &encode_segment(&entries)).await {
+    drop(records);
+    let segment_hash = match journal::write(vault, &entries).await {
         Ok(hash) => hash,
         Err(err) => {
             let _ = tx.rollback().await;
@@ -380,14 +354,8 @@ async fn write_batch(
 
     // Every row, in statements of at most 128 rows.
     const COLUMNS: usize = 18;
-    let mut acceptances = Vec::with_capacity(records.len());
-    let rows: Vec<_> = records
-        .into_iter()
-        .zip(meta)
-        .zip(entries)
-        .enumerate()
-        .map(|(i, (((receipt, record), m), entry))| (first_leaf + i as i64, receipt, record, m, entry.record))
-        .collect();
+    let mut acceptances = Vec::with_capacity(entries.len());
+    let rows: Vec<_> = entries.iter().zip(inquiries).zip(meta).collect();
     for chunk in rows.chunks(128) {
         let mut sql = String::from(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
@@ -403,37 +371,34 @@ async fn write_batch(
         }
         sql.push_str(" ON CONFLICT (draft_sha256) DO NOTHING");
         let mut query = sqlx::query(&sql);
-        for (ledger_index, receipt, record, m, bytes) in chunk {
-            let (tenant, form_id, form_version, draft, secret, notify) = m;
-            let inquiry = InquiryNumber::generate();
-            let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
-            let record_sha256 = sha256_hex(bytes);
+        for (((entry, bytes), inquiry), m) in chunk {
+            let Entry::Submission(row) = entry else { continue };
             query = query
-                .bind(tenant.clone())
-                .bind(receipt.year)
-                .bind(receipt.seq)
-                .bind(form_id.clone())
-                .bind(*form_version)
-                .bind(inquiry.as_str().to_owned())
-                .bind(hex::encode(resident.verifier))
-                .bind(resident.message_key())
-                .bind(draft.clone())
-                .bind(record.key_id.as_str().to_owned())
+                .bind(row.tenant.clone())
+                .bind(row.year)
+                .bind(row.seq)
+                .bind(row.form_id.clone())
+                .bind(row.form_version)
+                .bind(row.inquiry_number.clone())
+                .bind(row.secret_verifier.clone())
+                .bind(row.message_key.clone())
+                .bind(row.draft_sha256.clone())
+                .bind(row.key_id.clone())
                 .bind(bytes.clone())
-                .bind(record_sha256.clone())
+                .bind(row.record_sha256.clone())
                 .bind(SubmissionStatus::Received.as_str())
-                .bind(now.unix_timestamp())
-                .bind(now.unix_timestamp())
-                .bind(notify.clone())
-                .bind(*ledger_index)
+                .bind(row.received_at)
+                .bind(row.received_at)
+                .bind(m.5.clone())
+                .bind(row.ledger_index)
                 .bind(segment_hash.clone());
             acceptances.push(Acceptance {
-                receipt: *receipt,
-                inquiry,
-                record_sha256,
-                received_at: now.unix_timestamp(),
+                receipt: row.receipt(),
+                inquiry: inquiry.clone(),
+                record_sha256: row.record_sha256.clone(),
+                received_at: row.received_at,
                 duplicate: false,
-                ledger_index: *ledger_index,
+                ledger_index: row.ledger_index,
             });
         }
         match query.execute(&mut *tx).await {
@@ -454,35 +419,4 @@ async fn write_batch(
         return Err((BatchFailure::Database, err.to_string(), replies));
     }
     Ok(replies.into_iter().zip(acceptances).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_segment_reads_back_entry_by_entry_and_refuses_damage() {
-        let entries = vec![
-            SegmentEntry {
-                tenant: "aoba-city".into(),
-                receipt: ReceiptNumber { year: 2026, seq: 1 },
-                record: vec![1, 2, 3],
-            },
-            SegmentEntry {
-                tenant: "sakura-town".into(),
-                receipt: ReceiptNumber { year: 2026, seq: 9 },
-                record: vec![],
-            },
-        ];
-        let bytes = encode_segment(&entries);
-        let back = decode_segment(&bytes).expect("decodes");
-        assert_eq!(back.len(), 2);
-        assert_eq!(
-            (back[0].tenant.as_str(), back[0].receipt.seq, back[0].record.as_slice()),
-            ("aoba-city", 1, &[1u8, 2, 3][..])
-        );
-        assert_eq!((back[1].tenant.as_str(), back[1].receipt.seq), ("sakura-town", 9));
-        assert!(decode_segment(&bytes[..bytes.len() - 1]).is_none(), "a cut segment is refused");
-        assert!(decode_segment(b"something else").is_none());
-    }
 }

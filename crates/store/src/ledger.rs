@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ledger::{Checkpoint, CheckpointSigner, CheckpointVerifier, Event, EventKind, Hash, MerkleTree};
 use sqlx::{Any, Row, Transaction};
 
+use crate::journal::Journal;
 use crate::{now_unix, Result, Store, StoreError};
 
 /// One leaf as stored.
@@ -79,8 +80,9 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<std::result::Result<LedgerE
 }
 
 /// Appends `event` inside the caller's transaction; the index is taken
-/// under the head row's lock, released at commit.
-pub(crate) async fn append(tx: &mut Transaction<'_, Any>, event: &Event) -> Result<i64> {
+/// under the head row's lock, released at commit. The leaf goes into
+/// `journal` too, which the caller writes to the vault before committing.
+pub(crate) async fn append(tx: &mut Transaction<'_, Any>, journal: &mut Journal, event: &Event) -> Result<i64> {
     let index: i64 =
         sqlx::query("UPDATE ledger_head SET next_index = next_index + 1 WHERE id = 1 RETURNING next_index")
             .fetch_one(&mut **tx)
@@ -102,6 +104,7 @@ pub(crate) async fn append(tx: &mut Transaction<'_, Any>, event: &Event) -> Resu
     .bind(&event.detail)
     .execute(&mut **tx)
     .await?;
+    journal.leaf(index, event);
     Ok(index)
 }
 
@@ -172,8 +175,9 @@ impl Store {
     /// Appends one event in a transaction of its own; returns its index.
     pub async fn record_event(&self, event: &Event) -> Result<i64> {
         let mut tx = self.db.begin().await?;
-        let index = append(&mut tx, event).await?;
-        tx.commit().await?;
+        let mut journal = Journal::default();
+        let index = append(&mut tx, &mut journal, event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(index)
     }
 

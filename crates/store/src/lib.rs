@@ -13,10 +13,12 @@
 //! so only [`seal::SealedRecord`]s are written. Nothing here logs values.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 mod db;
 mod desks;
 mod forms;
 mod intake;
+mod journal;
 mod ledger;
 mod outbox;
 mod staff;
@@ -34,7 +36,7 @@ pub use submissions::{
     draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,
 };
 pub use tenants::{NewTenant, NewTenantGroup, Tenant, TenantGroup};
-pub use vault::Vault;
+pub use vault::{Vault, VaultObject};
 
 use sqlx::AnyPool;
 

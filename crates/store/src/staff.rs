@@ -124,6 +124,7 @@ impl Store {
             }
         }
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         let inserted = sqlx::query(
             "INSERT INTO staff_accounts (login, display_name, enrolment_code_sha256, enrolment_expires_at, created_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (login) DO NOTHING",
@@ -155,8 +156,8 @@ impl Store {
             Some(&format!("staff:{login}")),
             &format!("account created: {}", roles.join(" ")),
         );
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
 
@@ -172,6 +173,7 @@ impl Store {
     ) -> Result<bool> {
         let Some(account) = self.staff_account(login).await? else { return Ok(false) };
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         sqlx::query(
             "UPDATE staff_accounts SET enrolment_code_sha256 = $2, enrolment_expires_at = $3, enrolled_at = NULL,
                password_hash = NULL, totp_sealed = NULL, failed_logins = 0, not_before = 0, locked = 0 WHERE login = $1",
@@ -190,8 +192,8 @@ impl Store {
             Some(&format!("staff:{login}")),
             "enrolment reset: second factors removed",
         );
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
 
@@ -301,6 +303,7 @@ impl Store {
     ) -> Result<bool> {
         let Some(account) = self.staff_account(login).await? else { return Ok(false) };
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         let done = sqlx::query(
             "UPDATE staff_accounts SET enrolled_at = $2, enrolment_code_sha256 = NULL, enrolment_expires_at = NULL,
                totp_last_step = $3, failed_logins = 0, not_before = 0, locked = 0
@@ -321,8 +324,8 @@ impl Store {
             Some(&format!("staff:{login}")),
             "enrolled: password, TOTP, recovery codes",
         );
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
 
@@ -363,12 +366,13 @@ impl Store {
     pub async fn renew_recovery_codes(&self, login: &str, hashes: &[String], by: &Actor) -> Result<()> {
         let account = self.staff_account(login).await?;
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         replace_recovery_codes(&mut tx, login, hashes).await?;
         let tenant = account.as_ref().and_then(|a| home_tenant(&a.grants));
         let event =
             by.event(EventKind::SecondFactorChange, tenant, Some(&format!("staff:{login}")), "recovery codes renewed");
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(())
     }
 
@@ -376,6 +380,7 @@ impl Store {
     /// account's new throttle state, in one transaction.
     pub async fn record_sign_in(&self, login: &str, throttle: Option<Throttle>, event: &Event) -> Result<()> {
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         if let Some(throttle) = throttle {
             sqlx::query("UPDATE staff_accounts SET failed_logins = $2, not_before = $3, locked = $4 WHERE login = $1")
                 .bind(login)
@@ -385,8 +390,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        crate::ledger::append(&mut tx, event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(())
     }
 
@@ -394,14 +399,15 @@ impl Store {
     pub async fn unlock_staff(&self, login: &str, by: &Actor) -> Result<bool> {
         let Some(account) = self.staff_account(login).await? else { return Ok(false) };
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         sqlx::query("UPDATE staff_accounts SET failed_logins = 0, not_before = 0, locked = 0 WHERE login = $1")
             .bind(login)
             .execute(&mut *tx)
             .await?;
         let event =
             by.event(EventKind::AdminAction, home_tenant(&account.grants), Some(&format!("staff:{login}")), "unlocked");
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
 
@@ -482,6 +488,7 @@ impl Store {
     pub async fn end_staff_sessions(&self, login: &str, by: &Actor) -> Result<u64> {
         let account = self.staff_account(login).await?;
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         let done = sqlx::query("DELETE FROM staff_sessions WHERE login = $1").bind(login).execute(&mut *tx).await?;
         let event = by.event(
             EventKind::AdminAction,
@@ -489,8 +496,8 @@ impl Store {
             Some(&format!("staff:{login}")),
             &format!("signed out everywhere ({} sessions)", done.rows_affected()),
         );
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(done.rows_affected())
     }
 
@@ -502,6 +509,7 @@ impl Store {
     pub async fn add_passkey(&self, passkey: &StoredPasskey, by: &Actor) -> Result<()> {
         let account = self.staff_account(&passkey.login).await?;
         let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
         sqlx::query(
             "INSERT INTO staff_passkeys (credential_id, login, name, passkey, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -518,8 +526,8 @@ impl Store {
             Some(&format!("staff:{}", passkey.login)),
             &format!("passkey registered {}", passkey.credential_id.chars().take(16).collect::<String>()),
         );
-        crate::ledger::append(&mut tx, &event).await?;
-        tx.commit().await?;
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
         Ok(())
     }
 

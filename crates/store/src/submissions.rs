@@ -281,14 +281,18 @@ impl Store {
         let record_sha256: String = row.try_get("record_sha256")?;
         let bytes = match row.try_get::<Option<String>, _>("vault_segment")? {
             Some(segment) => {
-                let bytes = self.vault.get(crate::intake::SEGMENT_KIND, &segment).await?;
-                let entries = crate::intake::decode_segment(&bytes)
-                    .ok_or_else(|| StoreError::Corrupt(format!("segments/{segment}")))?;
-                entries
+                let bytes = self.vault.get(crate::journal::SEGMENT_KIND, &segment).await?;
+                let found = crate::journal::decode(&bytes)
+                    .ok_or_else(|| StoreError::Corrupt(format!("segments/{segment}")))?
+                    .entries
                     .into_iter()
-                    .find(|e| e.tenant == tenant && e.receipt == receipt)
-                    .map(|e| e.record)
-                    .ok_or_else(|| StoreError::Inconsistent(format!("{receipt} is not in segment {segment}")))?
+                    .find_map(|(entry, bytes)| match entry {
+                        crate::journal::Entry::Submission(row) if row.tenant == tenant && row.receipt() == receipt => {
+                            Some(bytes)
+                        }
+                        _ => None,
+                    });
+                found.ok_or_else(|| StoreError::Inconsistent(format!("{receipt} is not in segment {segment}")))?
             }
             None => self.vault.get("records", &record_sha256).await?.to_vec(),
         };

@@ -7,6 +7,22 @@ use object_store::{local::LocalFileSystem, path::Path, ObjectStore, PutMode, Put
 
 use crate::{sha256_hex, Result, StoreError};
 
+/// One object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultObject {
+    pub kind: String,
+    /// Its SHA-256, hex.
+    pub name: String,
+    pub size: u64,
+    pub written_at_us: i64,
+}
+
+impl std::fmt::Display for VaultObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
 /// An independent store for sealed records. Objects are named by the
 /// SHA-256 of their content, written only if absent, never changed, and
 /// checked against their name when read.
@@ -31,6 +47,17 @@ impl Vault {
             description: format!("local:{}", dir.display()),
             local_root: Some(dir.to_path_buf()),
         })
+    }
+
+    /// An S3-compatible vault, `s3://BUCKET[/…]`, configured from the
+    /// standard AWS_* environment variables. Create-only writes use the
+    /// conditional PUT (If-None-Match) that S3 and compatible servers offer.
+    pub fn s3(url: &str) -> Result<Vault> {
+        let objects = object_store::aws::AmazonS3Builder::from_env()
+            .with_url(url)
+            .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+            .build()?;
+        Ok(Vault { objects: Arc::new(objects), description: url.to_owned(), local_root: None })
     }
 
     pub fn from_object_store(objects: Arc<dyn ObjectStore>, description: impl Into<String>) -> Vault {
@@ -71,6 +98,23 @@ impl Vault {
             .map_err(|e| StoreError::VaultUnavailable(format!("fsync: {e}")))?;
         }
         Ok(hash)
+    }
+
+    /// Every object of `kind` (every object with `None`): its kind, name and
+    /// when the storage wrote it (microseconds since the epoch).
+    pub async fn list(&self, kind: Option<&str>) -> Result<Vec<VaultObject>> {
+        use futures::TryStreamExt;
+        let prefix = kind.map(Path::from);
+        let metas: Vec<_> = self.objects.list(prefix.as_ref()).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|meta| {
+                let mut parts = meta.location.parts();
+                let kind = parts.next()?.as_ref().to_owned();
+                let name = parts.last()?.as_ref().to_owned();
+                Some(VaultObject { kind, name, size: meta.size, written_at_us: meta.last_modified.timestamp_micros() })
+            })
+            .collect())
     }
 
     /// Reads an object and checks it still matches its name.

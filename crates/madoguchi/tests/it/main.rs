@@ -4,6 +4,7 @@
 //! Add modules here; do not add files directly under `tests/`.
 
 mod admin;
+mod backup;
 mod browser;
 mod desk;
 mod desk_store;

@@ -1,0 +1,238 @@
+//! Snapshots, vault verification and restore: the database can be rebuilt
+//! from the vault alone, on either engine, and every damaged or missing
+//! object is named.
+
+use seal::{RecordBinding, TenantKeyPair};
+use store::backup::{self, Quiet};
+use store::{Intake, NewTenant, NewTenantGroup, Store};
+use testkit::{Engine, TestDatabase};
+
+use crate::on_both_engines;
+
+on_both_engines!(
+    a_snapshot_and_the_segments_since_rebuild_the_database_on_either_engine,
+    a_damaged_newest_snapshot_falls_back_to_an_older_one_and_loses_nothing,
+    verify_names_every_missing_or_damaged_object,
+    every_table_is_in_the_snapshot,
+);
+
+struct Installation {
+    store: Store,
+    keys: TenantKeyPair,
+    _db: TestDatabase,
+    vault: tempfile::TempDir,
+}
+
+async fn installation(engine: Engine) -> Installation {
+    let db = TestDatabase::new(engine).await;
+    let vault = tempfile::tempdir().unwrap();
+    let store = db.store(vault.path()).await;
+    store
+        .put_tenant_group(&NewTenantGroup { id: "pref".into(), name_ja: "県".into(), name_en: "Prefecture".into() })
+        .await
+        .unwrap();
+    for id in ["city-a", "city-b"] {
+        store
+            .put_tenant(&NewTenant {
+                id: id.into(),
+                group_id: Some("pref".into()),
+                name_ja: "市".into(),
+                name_en: "City".into(),
+                contact_ja: "電話".into(),
+                contact_en: "Phone".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let keys = TenantKeyPair::generate();
+    for id in ["city-a", "city-b"] {
+        store.add_tenant_key(id, &keys.public).await.unwrap();
+    }
+    Installation { store, keys, _db: db, vault }
+}
+
+/// Submits `count` drafts named `{prefix}-{i}` at once (so they share
+/// group commits), alternating between the two cities.
+async fn submit(inst: &Installation, prefix: &str, count: usize) -> Vec<store::Acceptance> {
+    submit_to(&inst.store, &inst.keys.public, prefix, count).await
+}
+
+async fn submit_to(
+    store: &Store,
+    public: &seal::TenantPublicKey,
+    prefix: &str,
+    count: usize,
+) -> Vec<store::Acceptance> {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (store, public) = (store.clone(), public.clone());
+            let draft = format!("{prefix}-{i}");
+            let tenant = if i % 2 == 0 { "city-a" } else { "city-b" };
+            tokio::spawn(async move {
+                let intake = Intake {
+                    tenant,
+                    form_id: "water-start",
+                    form_version: 1,
+                    draft_id: &draft,
+                    inquiry_secret: "SECRET42",
+                    notify_address: Some(b"sealed address"),
+                };
+                store
+                    .accept(&intake, move |receipt| {
+                        seal::seal(&public, &RecordBinding::new(tenant, "water-start", 1, &receipt.to_string()), b"{}")
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for task in tasks {
+        accepted.push(task.await.unwrap());
+    }
+    accepted
+}
+
+fn other(engine: Engine) -> Engine {
+    match engine {
+        Engine::Sqlite => Engine::Postgres,
+        Engine::Postgres => Engine::Sqlite,
+    }
+}
+
+async fn a_snapshot_and_the_segments_since_rebuild_the_database_on_either_engine(engine: Engine) {
+    let inst = installation(engine).await;
+    submit(&inst, "before", 30).await;
+    let snapshot = inst.store.create_snapshot(&Quiet).await.unwrap();
+    assert_eq!(snapshot.submissions, 30);
+    // After the snapshot: more submissions and an event from the console.
+    let later = submit(&inst, "after", 25).await;
+    inst.store
+        .record_event(&store::event(ledger::EventKind::Login, "staff:tanaka", None, None, "password+totp"))
+        .await
+        .unwrap();
+
+    // Into an empty database of the same engine and of the other one.
+    for target_engine in [engine, other(engine)] {
+        let target = TestDatabase::new(target_engine).await;
+        let report = backup::restore(inst.store.vault(), &target.url, &Quiet).await.unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert!(report.skipped_snapshots.is_empty(), "{:?}", report.skipped_snapshots);
+        assert_eq!(report.snapshot, format!("snapshots/{}", snapshot.manifest));
+        assert_eq!(report.submissions, 55);
+        assert_eq!(report.submissions_from_segments, 25, "only what came after the snapshot is replayed");
+        assert_eq!(report.ledger_size, inst.store.ledger_size().await.unwrap());
+
+        let restored = target.store(inst.vault.path()).await;
+        let comparison = backup::compare(&inst.store, &restored, &Quiet).await.unwrap();
+        assert!(comparison.is_exact(), "{engine:?} → {target_engine:?}: {comparison:?}");
+        assert_eq!((comparison.submissions_compared, comparison.newer_in_live), (55, 0));
+        // Records open, status lookups work, numbers continue without a gap.
+        let record = restored.record_from_vault("city-a", later[0].receipt).await.unwrap().unwrap();
+        let binding = RecordBinding::new("city-a", "water-start", 1, &later[0].receipt.to_string());
+        assert_eq!(seal::open(&inst.keys.private, &binding, &record).unwrap().as_slice(), b"{}");
+        let status = restored.lookup_status(&later[0].inquiry, "SECRET42").await.unwrap();
+        assert!(status.is_some(), "the resident's 問合せ番号 still works after a restore");
+        if target_engine != engine {
+            // (Last: a new submission's segment lands in the shared vault.)
+            let next = submit_to(&restored, &inst.keys.public, "next", 1).await;
+            assert_eq!(next[0].receipt.seq, 29, "city-a had 1..=28; the next number follows");
+        }
+        let ledger_check = restored.ledger_entries(0, 1000).await.unwrap();
+        assert_eq!(ledger_check.len() as i64, restored.ledger_size().await.unwrap());
+        restored.close().await;
+    }
+}
+
+async fn a_damaged_newest_snapshot_falls_back_to_an_older_one_and_loses_nothing(engine: Engine) {
+    let inst = installation(engine).await;
+    submit(&inst, "first", 10).await;
+    let older = inst.store.create_snapshot(&Quiet).await.unwrap();
+    submit(&inst, "second", 10).await;
+    let newer = inst.store.create_snapshot(&Quiet).await.unwrap();
+    submit(&inst, "third", 10).await;
+    // A bit flips in one of the newest snapshot's chunks.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&inst.store.vault().get("snapshots", &newer.manifest).await.unwrap()).unwrap();
+    let chunk = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "submissions")
+        .and_then(|t| t["chunks"][0].as_str())
+        .unwrap()
+        .to_owned();
+    let path = inst.vault.path().join("snapshot-chunks").join(&chunk[..2]).join(&chunk);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+
+    let target = TestDatabase::new(engine).await;
+    let report = backup::restore(inst.store.vault(), &target.url, &Quiet).await.unwrap();
+    assert_eq!(report.snapshot, format!("snapshots/{}", older.manifest), "the older snapshot is used");
+    assert_eq!(report.skipped_snapshots.len(), 1);
+    assert!(
+        report.skipped_snapshots[0].reason.contains(&chunk),
+        "the damaged chunk is named: {:?}",
+        report.skipped_snapshots
+    );
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.submissions, report.submissions_from_segments), (30, 20));
+    let restored = target.store(inst.vault.path()).await;
+    let comparison = backup::compare(&inst.store, &restored, &Quiet).await.unwrap();
+    assert!(comparison.is_exact(), "{comparison:?}");
+    restored.close().await;
+
+    // Restoring refuses a database that is not empty.
+    let again = backup::restore(inst.store.vault(), &target.url, &Quiet).await;
+    assert!(again.is_err_and(|e| e.to_string().contains("not empty")));
+}
+
+async fn verify_names_every_missing_or_damaged_object(engine: Engine) {
+    let inst = installation(engine).await;
+    submit(&inst, "one", 1).await;
+    submit(&inst, "two", 1).await;
+    inst.store.create_snapshot(&Quiet).await.unwrap();
+    let clean = inst.store.verify_backup(&Quiet).await.unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!((clean.snapshots, clean.records_checked), (1, 2));
+    assert!(clean.segments >= 2, "the two submissions' and the set-up's");
+
+    // The two newest segments hold the two submissions.
+    let mut segments: Vec<_> = walk(&inst.vault.path().join("segments"));
+    segments.sort_by_key(|p| std::cmp::Reverse(std::fs::metadata(p).unwrap().modified().unwrap()));
+    // One segment damaged, the other gone.
+    let damaged = segments[0].clone();
+    std::fs::write(&damaged, b"madoguchi journal 1\ngarbage").unwrap();
+    std::fs::remove_file(&segments[1]).unwrap();
+    let report = inst.store.verify_backup(&Quiet).await.unwrap();
+    let named: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    let damaged_name = damaged.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(named.iter().any(|p| p.contains(&damaged_name) && p.contains("does not match")), "{named:?}");
+    assert_eq!(
+        named.iter().filter(|p| p.starts_with("ledger leaf")).count(),
+        2,
+        "both records are now missing: {named:?}"
+    );
+}
+
+async fn every_table_is_in_the_snapshot(engine: Engine) {
+    let inst = installation(engine).await;
+    for table in backup::tables_in(&inst.store).await.unwrap() {
+        assert!(backup::TABLES.contains(&table.as_str()), "table {table} is not in backup::TABLES");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,0 +1,265 @@
+//! The vault's journal. Every transaction that adds to what must never be
+//! lost (a submission, a ledger leaf, a status change) first writes what it
+//! adds as one content-addressed object, a *segment*, to the vault, then
+//! commits. `backup restore` rebuilds the database from the latest good
+//! snapshot plus every segment written since.
+//!
+//! A segment can be in the vault for a transaction that then failed to
+//! commit (nothing was acknowledged; its numbers were given out again). So
+//! segments carry the time they were written, and where two claim the same
+//! 到達番号 or ledger index the later one is the one that committed: the
+//! number's row lock is held from before the write until the commit.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use ledger::{Event, EventKind};
+use serde::{Deserialize, Serialize};
+
+use crate::{ReceiptNumber, Result, StoreError, SubmissionStatus, Vault};
+
+/// Segments' kind (folder) in the vault.
+pub(crate) const SEGMENT_KIND: &str = "segments";
+const MAGIC: &[u8] = b"madoguchi journal 1\n";
+
+/// A submission's row as first committed (status 受付, no staff message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionRow {
+    pub tenant: String,
+    pub year: i64,
+    pub seq: i64,
+    pub form_id: String,
+    pub form_version: i64,
+    pub inquiry_number: String,
+    pub secret_verifier: String,
+    pub message_key: String,
+    pub draft_sha256: String,
+    pub key_id: String,
+    pub record_sha256: String,
+    pub received_at: i64,
+    /// Sealed to the counter's notification key, hex.
+    pub notify_address: Option<String>,
+    pub ledger_index: i64,
+}
+
+impl SubmissionRow {
+    pub fn receipt(&self) -> ReceiptNumber {
+        ReceiptNumber { year: self.year, seq: self.seq }
+    }
+
+    /// The ledger leaf the submission's transaction appended.
+    pub fn leaf(&self) -> Event {
+        Event {
+            kind: EventKind::Submission,
+            at: self.received_at,
+            actor: "resident".into(),
+            tenant: Some(self.tenant.clone()),
+            source: None,
+            subject: Some(self.receipt().to_string()),
+            detail: self.record_sha256.clone(),
+        }
+    }
+}
+
+/// One thing a transaction added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// A new submission; the segment carries its sealed record beside it.
+    Submission(SubmissionRow),
+    /// A ledger leaf other than a submission's.
+    Leaf { index: i64, event: Event },
+    /// A status change from a desk, with its sealed staff message (hex).
+    Status { tenant: String, year: i64, seq: i64, status: String, changed_at: i64, message: Option<String> },
+}
+
+/// A decoded segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Microseconds since the epoch, from the writer's clock (never
+    /// decreasing within one process).
+    pub written_at_us: i64,
+    /// Each entry with its bytes (the sealed record for a submission).
+    pub entries: Vec<(Entry, Vec<u8>)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    written_at_us: i64,
+}
+
+static LAST_STAMP: AtomicI64 = AtomicI64::new(0);
+
+/// Now, in microseconds, strictly after any stamp this process gave before.
+fn stamp() -> i64 {
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
+    let mut last = LAST_STAMP.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST_STAMP.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+fn put_frame(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The format: a magic line, then length-prefixed frames (u32, big-endian):
+/// a JSON header, then per entry its JSON and its bytes. Our own because it
+/// must stay readable by `backup restore` for as long as the vault keeps
+/// it, with nothing to install.
+pub fn encode(entries: &[(Entry, Vec<u8>)]) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    let size: usize = entries.iter().map(|(_, b)| b.len() + 512).sum();
+    out.reserve(size + 64);
+    let header = serde_json::to_vec(&Header { written_at_us: stamp() }).unwrap_or_default();
+    put_frame(&mut out, &header);
+    for (entry, bytes) in entries {
+        // Serialising these plain structs cannot fail.
+        put_frame(&mut out, &serde_json::to_vec(entry).unwrap_or_default());
+        put_frame(&mut out, bytes);
+    }
+    out
+}
+
+/// Reads a segment back; `None` for anything that is not exactly one.
+pub fn decode(bytes: &[u8]) -> Option<Segment> {
+    let body = bytes.strip_prefix(MAGIC)?;
+    let mut at = 0usize;
+    let mut frame = || -> Option<Option<&[u8]>> {
+        if at == body.len() {
+            return Some(None);
+        }
+        let len = u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
+        let slice = body.get(at + 4..(at + 4).checked_add(len)?)?;
+        at += 4 + len;
+        Some(Some(slice))
+    };
+    let header: Header = serde_json::from_slice(frame()??).ok()?;
+    let mut entries = Vec::new();
+    while let Some(meta) = frame()? {
+        let entry: Entry = serde_json::from_slice(meta).ok()?;
+        let bytes = frame()??.to_vec();
+        entries.push((entry, bytes));
+    }
+    Some(Segment { written_at_us: header.written_at_us, entries })
+}
+
+/// Writes `entries` as one segment; returns its name (SHA-256, hex).
+pub(crate) async fn write(vault: &Vault, entries: &[(Entry, Vec<u8>)]) -> Result<String> {
+    vault.put(SEGMENT_KIND, &encode(entries)).await.map_err(|e| match e {
+        StoreError::VaultUnavailable(_) => e,
+        other => StoreError::VaultUnavailable(other.to_string()),
+    })
+}
+
+/// What one transaction adds besides submissions, gathered as it runs and
+/// written to the vault just before it commits.
+#[derive(Default)]
+pub(crate) struct Journal {
+    entries: Vec<(Entry, Vec<u8>)>,
+}
+
+impl Journal {
+    pub fn leaf(&mut self, index: i64, event: &Event) {
+        self.entries.push((Entry::Leaf { index, event: event.clone() }, Vec::new()));
+    }
+
+    pub fn status(
+        &mut self,
+        tenant: &str,
+        receipt: ReceiptNumber,
+        status: SubmissionStatus,
+        changed_at: i64,
+        message: Option<&[u8]>,
+    ) {
+        self.entries.push((
+            Entry::Status {
+                tenant: tenant.to_owned(),
+                year: receipt.year,
+                seq: receipt.seq,
+                status: status.as_str().to_owned(),
+                changed_at,
+                message: message.map(hex::encode),
+            },
+            Vec::new(),
+        ));
+    }
+
+    /// Writes the journal (if it holds anything) to the vault, then commits
+    /// `tx`: a transaction whose additions are not in the vault is rolled
+    /// back, so nothing is acknowledged with only one copy.
+    pub async fn commit(self, vault: &Vault, tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+        if !self.entries.is_empty() {
+            if let Err(err) = write(vault, &self.entries).await {
+                let _ = tx.rollback().await;
+                return Err(err);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64) -> SubmissionRow {
+        SubmissionRow {
+            tenant: "aoba-city".into(),
+            year: 2026,
+            seq,
+            form_id: "water-start".into(),
+            form_version: 1,
+            inquiry_number: "ABCD-EFGH".into(),
+            secret_verifier: "00".into(),
+            message_key: "11".into(),
+            draft_sha256: format!("{seq:064}"),
+            key_id: "k1".into(),
+            record_sha256: "22".into(),
+            received_at: 1_700_000_000,
+            notify_address: None,
+            ledger_index: seq,
+        }
+    }
+
+    #[test]
+    fn a_segment_reads_back_entry_by_entry_and_refuses_damage() {
+        let entries = vec![
+            (Entry::Submission(row(1)), vec![1, 2, 3]),
+            (Entry::Leaf { index: 7, event: row(2).leaf() }, vec![]),
+            (
+                Entry::Status {
+                    tenant: "aoba-city".into(),
+                    year: 2026,
+                    seq: 1,
+                    status: "processing".into(),
+                    changed_at: 5,
+                    message: Some("ab".into()),
+                },
+                vec![],
+            ),
+        ];
+        let bytes = encode(&entries);
+        let back = decode(&bytes).expect("decodes");
+        assert_eq!(back.entries, entries);
+        assert!(back.written_at_us > 0);
+        assert!(decode(&bytes[..bytes.len() - 1]).is_none(), "a cut segment is refused");
+        assert!(decode(b"something else").is_none());
+        let mut flipped = bytes.clone();
+        let at = flipped.len() - 30;
+        flipped[at] ^= 0xff;
+        assert!(decode(&flipped).map(|s| s.entries) != Some(entries), "damage does not read back as the same");
+    }
+
+    #[test]
+    fn later_segments_carry_later_stamps() {
+        let a = decode(&encode(&[])).unwrap().written_at_us;
+        let b = decode(&encode(&[])).unwrap().written_at_us;
+        assert!(b > a);
+    }
+}
