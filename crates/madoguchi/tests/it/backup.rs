@@ -102,7 +102,8 @@ fn other(engine: Engine) -> Engine {
 
 async fn a_snapshot_and_the_segments_since_rebuild_the_database_on_either_engine(engine: Engine) {
     let inst = installation(engine).await;
-    submit(&inst, "before", 30).await;
+    let before = submit(&inst, "before", 30).await;
+    inst.store.register_desk("desk-a", "city-a", "desk public key", "fp").await.unwrap();
     let snapshot = inst.store.create_snapshot(&Quiet).await.unwrap();
     assert_eq!(snapshot.submissions, 30);
     // After the snapshot: more submissions and an event from the console.
@@ -111,6 +112,15 @@ async fn a_snapshot_and_the_segments_since_rebuild_the_database_on_either_engine
         .record_event(&store::event(ledger::EventKind::Login, "staff:tanaka", None, None, "password+totp"))
         .await
         .unwrap();
+    // ...and a status change from city-a's desk on a submission from before.
+    let desk = inst.store.desk("desk-a").await.unwrap().unwrap();
+    let change = store::StatusChange {
+        receipt: before[0].receipt,
+        status: store::SubmissionStatus::InReview,
+        changed_at: before[0].received_at + 60,
+        message: None,
+    };
+    assert_eq!(inst.store.apply_status_changes(&desk, &[change]).await.unwrap(), 1);
 
     // Into an empty database of the same engine and of the other one.
     for target_engine in [engine, other(engine)] {
@@ -133,6 +143,9 @@ async fn a_snapshot_and_the_segments_since_rebuild_the_database_on_either_engine
         assert_eq!(seal::open(&inst.keys.private, &binding, &record).unwrap().as_slice(), b"{}");
         let status = restored.lookup_status(&later[0].inquiry, "SECRET42").await.unwrap();
         assert!(status.is_some(), "the resident's 問合せ番号 still works after a restore");
+        let changed = restored.lookup_status(&before[0].inquiry, "SECRET42").await.unwrap().unwrap();
+        assert_eq!(changed.status, store::SubmissionStatus::InReview, "a status change after the snapshot is replayed");
+        assert_eq!(report.status_changes, 1);
         if target_engine != engine {
             // (Last: a new submission's segment lands in the shared vault.)
             let next = submit_to(&restored, &inst.keys.public, "next", 1).await;
@@ -222,6 +235,45 @@ async fn every_table_is_in_the_snapshot(engine: Engine) {
     for table in backup::tables_in(&inst.store).await.unwrap() {
         assert!(backup::TABLES.contains(&table.as_str()), "table {table} is not in backup::TABLES");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_backs_up_verifies_and_drills_a_restore_from_the_command_line() {
+    let counter = crate::start(Engine::Sqlite).await;
+    let run = |args: &[&str]| crate::operator_command(&counter, &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>());
+    for i in 0..3 {
+        crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[("notes", &format!("#{i}"))])).await;
+    }
+    let created = run(&["backup", "create"]);
+    assert!(created.starts_with("snapshot snapshots/") && created.contains("(3 submissions)"), "{created}");
+    crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[])).await;
+
+    let verified = run(&["backup", "verify"]);
+    assert!(verified.contains("1 snapshots") && verified.contains("4 submissions in the ledger have their record"), "{verified}");
+    let drill = run(&["drill", "restore"]);
+    assert!(drill.contains("compared 4 submissions") && drill.contains("0 missing, 0 extra, 0 differing"), "{drill}");
+    assert!(drill.contains("restore drill:"), "the drill reports its time: {drill}");
+    // From SQLite into PostgreSQL.
+    let target = TestDatabase::new(Engine::Postgres).await;
+    let restored = run(&["backup", "restore", "--into", &target.url]);
+    assert!(restored.contains("now 4 submissions"), "{restored}");
+
+    // A damaged object: verify and restore exit non-zero and name it.
+    let segment = walk(&counter.data_dir().join("vault").join("segments"))
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .unwrap();
+    std::fs::write(&segment, b"damaged").unwrap();
+    let name = segment.file_name().unwrap().to_string_lossy().into_owned();
+    let output = crate::operator_output(&counter, &["backup", "verify"].map(std::ffi::OsStr::new));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&format!("MISSING OR CORRUPT segments/{name}")), "{stderr}");
+    let scratch = tempfile::tempdir().unwrap();
+    let into = format!("sqlite://{}", scratch.path().join("r.sqlite").display());
+    let output = crate::operator_output(&counter, &["backup", "restore", "--into", &into].map(std::ffi::OsStr::new));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains(&name), "{stderr}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

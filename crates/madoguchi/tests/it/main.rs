@@ -29,17 +29,22 @@ pub fn madoguchi() -> &'static Path {
 /// Runs an operator's command (`madoguchi ARGS…`) on `counter`'s data and
 /// database, asserts it succeeded, and returns what it printed.
 pub fn operator_command(counter: &TestCounter, args: &[&std::ffi::OsStr]) -> String {
-    let output = std::process::Command::new(madoguchi())
+    let output = operator_output(counter, args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// Runs `madoguchi ARGS` on the counter's installation, whatever its exit.
+pub fn operator_output(counter: &TestCounter, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(madoguchi())
         .args(args)
         .arg("--data-dir")
         .arg(counter.data_dir())
         .args(["--database", &counter.database.url])
         .env_remove("MADOGUCHI_CONFIG")
         .output()
-        .expect("run madoguchi");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
+        .expect("run madoguchi")
 }
 
 pub async fn start(engine: Engine) -> TestCounter {
