@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drill;
+pub mod residents;
 mod smtp;
 
 pub use smtp::{ReceivedMail, SmtpSink};

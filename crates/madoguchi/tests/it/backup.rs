@@ -240,16 +240,21 @@ async fn every_table_is_in_the_snapshot(engine: Engine) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_backs_up_verifies_and_drills_a_restore_from_the_command_line() {
     let counter = crate::start(Engine::Sqlite).await;
-    let run = |args: &[&str]| crate::operator_command(&counter, &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>());
+    let run =
+        |args: &[&str]| crate::operator_command(&counter, &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>());
     for i in 0..3 {
-        crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[("notes", &format!("#{i}"))])).await;
+        crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[("notes", &format!("#{i}"))]))
+            .await;
     }
     let created = run(&["backup", "create"]);
     assert!(created.starts_with("snapshot snapshots/") && created.contains("(3 submissions)"), "{created}");
     crate::apply(&counter, "aoba-city", "water-start", &crate::water_start_answers(&[])).await;
 
     let verified = run(&["backup", "verify"]);
-    assert!(verified.contains("1 snapshots") && verified.contains("4 submissions in the ledger have their record"), "{verified}");
+    assert!(
+        verified.contains("1 snapshots") && verified.contains("4 submissions in the ledger have their record"),
+        "{verified}"
+    );
     let drill = run(&["drill", "restore"]);
     assert!(drill.contains("compared 4 submissions") && drill.contains("0 missing, 0 extra, 0 differing"), "{drill}");
     assert!(drill.contains("restore drill:"), "the drill reports its time: {drill}");
