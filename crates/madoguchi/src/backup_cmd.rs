@@ -68,7 +68,9 @@ pub enum DrillCommand {
 
 /// indicatif bars, one per stage, on standard error (hidden when it is not
 /// a terminal).
-struct Bars(Mutex<Option<ProgressBar>>);
+/// Each stage's time goes to the log (debug), for operators tuning a
+/// restore.
+struct Bars(Mutex<Option<(ProgressBar, Instant)>>);
 
 impl Bars {
     fn new() -> Bars {
@@ -76,7 +78,8 @@ impl Bars {
     }
 
     fn finish(&self) {
-        if let Some(bar) = self.0.lock().ok().and_then(|mut b| b.take()) {
+        if let Some((bar, started)) = self.0.lock().ok().and_then(|mut b| b.take()) {
+            tracing::debug!(stage = %bar.message(), items = bar.position(), seconds = started.elapsed().as_secs_f64(), "stage done");
             bar.finish_and_clear();
         }
     }
@@ -94,12 +97,12 @@ impl Progress for Bars {
         };
         bar.set_message(name.to_owned());
         if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(bar);
+            *slot = Some((bar, Instant::now()));
         }
     }
 
     fn advance(&self, by: u64) {
-        if let Some(bar) = self.0.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+        if let Some((bar, _)) = self.0.lock().ok().as_ref().and_then(|b| b.as_ref()) {
             bar.inc(by);
         }
     }

@@ -29,9 +29,14 @@ const CHUNK_MAGIC: &[u8] = b"madoguchi snapshot chunk 1\n";
 /// Rows go into chunks of about this size.
 const CHUNK_BYTES: usize = 8 << 20;
 /// Segments written up to this long before a snapshot began are read too:
-/// a transaction writes its segment a moment before it commits, and one
-/// that committed after the snapshot's read began is not in it.
-const SEGMENT_OVERLAP: Duration = Duration::from_secs(600);
+/// a transaction writes its segment a moment before it commits (and rolls
+/// back past `journal::COMMIT_DEADLINE`), and one that committed after the
+/// snapshot's read began is not in it. Twice the deadline leaves room for
+/// the commit itself and for the storage's clock.
+const SEGMENT_OVERLAP: Duration = Duration::from_secs(2 * journal::COMMIT_DEADLINE.as_secs());
+/// Rows go into multi-row INSERTs of about this many parameters: more is
+/// slower per row (binding cost grows faster than the count on SQLite).
+const PARAMETERS_PER_STATEMENT: usize = 1000;
 /// How many vault objects are read at once.
 const PARALLEL_READS: usize = 16;
 
@@ -579,7 +584,7 @@ async fn load_snapshot(
             return Ok(Err(problem(&table.name, "the snapshot has a table this version does not know")));
         }
         let names: Vec<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
-        let per_statement = (30_000 / names.len().max(1)).clamp(1, 500);
+        let per_statement = (PARAMETERS_PER_STATEMENT / names.len().max(1)).max(1);
         let mut chunks = futures::stream::iter(table.chunks.iter().cloned())
             .map(|chunk| async move { (vault.get(CHUNK_KIND, &chunk).await, chunk) })
             .buffered(4);
@@ -777,7 +782,7 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
     progress.stage("applying segments", Some((replay.submissions.len() + replay.leaves.len()) as u64));
     let mut submissions: Vec<_> = replay.submissions.into_values().collect();
     submissions.sort_by_key(|(row, _, _)| row.ledger_index);
-    for batch in submissions.chunks(100) {
+    for batch in submissions.chunks(PARAMETERS_PER_STATEMENT / 18) {
         let sql = format!(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
                secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
@@ -810,7 +815,7 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
         progress.advance(batch.len() as u64);
     }
     let leaves: Vec<_> = replay.leaves.into_iter().collect();
-    for batch in leaves.chunks(500) {
+    for batch in leaves.chunks(PARAMETERS_PER_STATEMENT / 9) {
         let sql = format!(
             "INSERT INTO ledger_leaves (leaf_index, leaf_hash, kind, at, actor, tenant_id, source, subject, detail)
              VALUES {} ON CONFLICT DO NOTHING",

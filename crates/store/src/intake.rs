@@ -344,6 +344,7 @@ async fn write_batch(
         })
         .collect();
     drop(records);
+    let segment_written = std::time::Instant::now();
     let segment_hash = match journal::write(vault, &entries).await {
         Ok(hash) => hash,
         Err(err) => {
@@ -352,11 +353,12 @@ async fn write_batch(
         }
     };
 
-    // Every row, in statements of at most 128 rows.
+    // Every row, in statements of about 1000 parameters (binding slows
+    // down per row as statements grow on SQLite).
     const COLUMNS: usize = 18;
     let mut acceptances = Vec::with_capacity(entries.len());
     let rows: Vec<_> = entries.iter().zip(inquiries).zip(meta).collect();
-    for chunk in rows.chunks(128) {
+    for chunk in rows.chunks(1000 / COLUMNS) {
         let mut sql = String::from(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
                secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
@@ -414,6 +416,10 @@ async fn write_batch(
                 return Err((BatchFailure::Database, err.to_string(), replies));
             }
         }
+    }
+    if segment_written.elapsed() > journal::COMMIT_DEADLINE {
+        let _ = tx.rollback().await;
+        return Err((BatchFailure::Database, "the database was too slow to commit".into(), replies));
     }
     if let Err(err) = tx.commit().await {
         return Err((BatchFailure::Database, err.to_string(), replies));

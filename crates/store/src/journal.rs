@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ReceiptNumber, Result, StoreError, SubmissionStatus, Vault};
 
+/// A transaction commits within this long of writing its segment, or rolls
+/// back: so a restore knows which segments a snapshot may lack (those
+/// written up to twice this long before the snapshot's read began; see
+/// `backup::SEGMENT_OVERLAP`).
+pub(crate) const COMMIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Segments' kind (folder) in the vault.
 pub(crate) const SEGMENT_KIND: &str = "segments";
 const MAGIC: &[u8] = b"madoguchi journal 1\n";
@@ -194,9 +200,14 @@ impl Journal {
     /// back, so nothing is acknowledged with only one copy.
     pub async fn commit(self, vault: &Vault, tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
         if !self.entries.is_empty() {
+            let written = std::time::Instant::now();
             if let Err(err) = write(vault, &self.entries).await {
                 let _ = tx.rollback().await;
                 return Err(err);
+            }
+            if written.elapsed() > COMMIT_DEADLINE {
+                let _ = tx.rollback().await;
+                return Err(StoreError::Unavailable("the database was too slow to commit".into()));
             }
         }
         tx.commit().await?;

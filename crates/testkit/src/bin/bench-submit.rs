@@ -1,14 +1,16 @@
 //! Sealed submissions per second through the counter's HTTP endpoints, with
 //! a bare hyper server measured in the same run as the ceiling.
 //!
-//! Usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C] [--engines sqlite,postgres]
+//! Usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C[,C…]] [--engines sqlite,postgres]
 //!
 //! For each engine it starts a real counter (release binary, demo
 //! prefecture), then measures, each with N requests at concurrency C from
 //! this process over loopback: GET of a form page, POST 確認 (validate,
 //! normalise, seal the draft token), and POST 送信 (seal to the tenant key,
 //! take a 到達番号, commit to the database and write to the vault). It then
-//! checks that exactly N submissions were stored. Prints a Markdown table.
+//! checks that exactly N submissions were stored. Prints a Markdown table,
+//! and first the disk's fsync rate (the physical limit for commits made one
+//! at a time; group commit shares each fsync among many submissions).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -113,6 +115,26 @@ fn time_now_jst() -> String {
     (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date().to_string()
 }
 
+/// Synchronous 4 KiB writes per second to a file in `dir`, one after the
+/// other for about a second: what one-commit-per-submission could reach.
+fn fsync_rate(dir: &std::path::Path) -> f64 {
+    use std::io::{Seek, Write};
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).expect("probe file");
+    let block = [0x5au8; 4096];
+    let started = Instant::now();
+    let mut count = 0u32;
+    while started.elapsed() < Duration::from_secs(1) {
+        file.seek(std::io::SeekFrom::Start(0)).expect("seek");
+        file.write_all(&block).expect("write");
+        file.sync_data().expect("fdatasync");
+        count += 1;
+    }
+    let rate = f64::from(count) / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(path);
+    rate
+}
+
 async fn start_hello() -> (tokio::process::Child, String) {
     let exe = std::env::current_exe().expect("own path").with_file_name("bench-hello");
     let mut child = tokio::process::Command::new(&exe)
@@ -131,12 +153,12 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let binary =
         PathBuf::from(args.next().expect("usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C]"));
-    let (mut requests, mut concurrency, mut engines) = (2000usize, 32usize, vec![Engine::Sqlite, Engine::Postgres]);
+    let (mut requests, mut levels, mut engines) = (2000usize, vec![32usize], vec![Engine::Sqlite, Engine::Postgres]);
     while let Some(flag) = args.next() {
         let value = args.next().expect("a value after each flag");
         match flag.as_str() {
             "--requests" => requests = value.parse().expect("--requests N"),
-            "--concurrency" => concurrency = value.parse().expect("--concurrency C"),
+            "--concurrency" => levels = value.split(',').map(|c| c.parse().expect("--concurrency C[,C…]")).collect(),
             "--engines" => {
                 engines = value
                     .split(',')
@@ -151,6 +173,7 @@ async fn main() {
         }
     }
     std::env::set_var("MADOGUCHI_TEST_LOG", "warn");
+    let concurrency = levels.iter().copied().max().unwrap_or(32);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
 
     let (_hello, hello_url) = start_hello().await;
@@ -158,7 +181,13 @@ async fn main() {
     let _ = run("warm-up", concurrency, 200, |_| client.get(&hello_url)).await;
     let (hello, _) = run("bare hyper \"hello\" (ceiling)", concurrency, requests, |_| client.get(&hello_url)).await;
     let ceiling = hello.requests as f64 / hello.elapsed.as_secs_f64();
-    println!("\n{requests} requests per row, {concurrency} concurrent, loopback, this process as the client.\n");
+    let probe = tempfile::tempdir_in(std::env::temp_dir()).expect("probe dir");
+    println!(
+        "\nDisk: {:.0} fsyncs/s (4 KiB write + fdatasync, one at a time, in {}): the limit for one commit per submission.",
+        fsync_rate(probe.path()),
+        std::env::temp_dir().display()
+    );
+    println!("{requests} requests per row, at the concurrency shown, loopback, this process as the client.\n");
     println!("| endpoint | requests | req/s | p50 ms | p99 ms | of ceiling |");
     println!("|---|---|---|---|---|---|");
     println!("{}", hello.row(None));
@@ -179,17 +208,25 @@ async fn main() {
             run(&format!("POST 確認 ({name})"), concurrency, requests, |_| client.post(&confirm_url).form(&answers))
                 .await;
         println!("{}", confirm.row(Some(ceiling)));
-        let drafts: Vec<String> = pages.iter().map(|p| hidden_draft(p)).collect();
+        let mut drafts: Vec<String> = pages.iter().map(|p| hidden_draft(p)).collect();
         let submit_url = format!("{form_url}/submit");
-        let (submit, receipts) =
-            run(&format!("POST 送信, sealed + committed ({name})"), concurrency, requests, |i| {
-                client.post(&submit_url).form(&[("_draft", drafts[i].as_str())])
-            })
-            .await;
-        println!("{}", submit.row(Some(ceiling)));
-        assert!(receipts.iter().all(|r| r.contains("id=\"receipt-number\"")));
+        for (round, level) in levels.iter().enumerate() {
+            if round > 0 {
+                // Fresh drafts: each round sends new submissions.
+                let (_, pages) =
+                    run("confirm", concurrency, requests, |_| client.post(&confirm_url).form(&answers)).await;
+                drafts = pages.iter().map(|p| hidden_draft(p)).collect();
+            }
+            let (submit, receipts) =
+                run(&format!("POST 送信, sealed + committed ({name}, {level} clients)"), *level, requests, |i| {
+                    client.post(&submit_url).form(&[("_draft", drafts[i].as_str())])
+                })
+                .await;
+            println!("{}", submit.row(Some(ceiling)));
+            assert!(receipts.iter().all(|r| r.contains("id=\"receipt-number\"")));
+        }
         let year = time_now_jst()[..4].parse().expect("year");
         let stored = counter.store().await.count_submissions("aoba-city", year).await.expect("count");
-        assert_eq!(stored, requests as i64, "every acknowledged submission is stored, once");
+        assert_eq!(stored, (requests * levels.len()) as i64, "every acknowledged submission is stored, once");
     }
 }
