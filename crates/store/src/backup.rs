@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Row};
 
-use crate::journal::{self, Entry, SubmissionRow, SEGMENT_KIND};
+use crate::journal::{self, placeholders, Entry, SubmissionRow, PARAMETERS_PER_STATEMENT, SEGMENT_KIND};
 use crate::{Engine, Result, Store, StoreError, Vault, VaultObject};
 
 const SNAPSHOT_KIND: &str = "snapshots";
@@ -34,9 +34,6 @@ const CHUNK_BYTES: usize = 8 << 20;
 /// snapshot's read began is not in it. Twice the deadline leaves room for
 /// the commit itself and for the storage's clock.
 const SEGMENT_OVERLAP: Duration = Duration::from_secs(2 * journal::COMMIT_DEADLINE.as_secs());
-/// Rows go into multi-row INSERTs of about this many parameters: more is
-/// slower per row (binding cost grows faster than the count on SQLite).
-const PARAMETERS_PER_STATEMENT: usize = 1000;
 /// How many vault objects are read at once.
 const PARALLEL_READS: usize = 16;
 
@@ -528,25 +525,6 @@ async fn snapshots_newest_first(vault: &Vault) -> Result<Vec<(VaultObject, std::
     Ok(found)
 }
 
-/// Placeholders `($1, $2), ($3, $4)` for `rows` rows of `columns`.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * columns + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 fn bind_value<'q>(
     query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     value: Value,
@@ -782,61 +760,13 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
     progress.stage("applying segments", Some((replay.submissions.len() + replay.leaves.len()) as u64));
     let mut submissions: Vec<_> = replay.submissions.into_values().collect();
     submissions.sort_by_key(|(row, _, _)| row.ledger_index);
-    for batch in submissions.chunks(PARAMETERS_PER_STATEMENT / 18) {
-        let sql = format!(
-            "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-               secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at, notify_address, ledger_index, vault_segment) VALUES {} ON CONFLICT DO NOTHING",
-            placeholders(batch.len(), 18)
-        );
-        let mut query = sqlx::query(&sql);
-        for (row, record, segment) in batch {
-            query = query
-                .bind(row.tenant.clone())
-                .bind(row.year)
-                .bind(row.seq)
-                .bind(row.form_id.clone())
-                .bind(row.form_version)
-                .bind(row.inquiry_number.clone())
-                .bind(row.secret_verifier.clone())
-                .bind(row.message_key.clone())
-                .bind(row.draft_sha256.clone())
-                .bind(row.key_id.clone())
-                .bind(record.clone())
-                .bind(row.record_sha256.clone())
-                .bind(crate::SubmissionStatus::Received.as_str())
-                .bind(row.received_at)
-                .bind(row.received_at)
-                .bind(row.notify_address.as_ref().and_then(|a| hex::decode(a).ok()))
-                .bind(row.ledger_index)
-                .bind(segment.clone());
-        }
-        report.submissions_from_segments += query.execute(&mut *tx).await?.rows_affected();
-        progress.advance(batch.len() as u64);
-    }
-    let leaves: Vec<_> = replay.leaves.into_iter().collect();
-    for batch in leaves.chunks(PARAMETERS_PER_STATEMENT / 9) {
-        let sql = format!(
-            "INSERT INTO ledger_leaves (leaf_index, leaf_hash, kind, at, actor, tenant_id, source, subject, detail)
-             VALUES {} ON CONFLICT DO NOTHING",
-            placeholders(batch.len(), 9)
-        );
-        let mut query = sqlx::query(&sql);
-        for (index, event) in batch {
-            query = query
-                .bind(*index)
-                .bind(hex::encode(event.leaf_hash()))
-                .bind(event.kind.as_str())
-                .bind(event.at)
-                .bind(event.actor.clone())
-                .bind(event.tenant.clone())
-                .bind(event.source.clone())
-                .bind(event.subject.clone())
-                .bind(event.detail.clone());
-        }
-        report.leaves_from_segments += query.execute(&mut *tx).await?.rows_affected();
-        progress.advance(batch.len() as u64);
-    }
+    let rows: Vec<(&SubmissionRow, &[u8], &str)> =
+        submissions.iter().map(|(row, record, segment)| (row, record.as_slice(), segment.as_str())).collect();
+    report.submissions_from_segments = journal::insert_submissions(&mut tx, &rows).await?;
+    progress.advance(rows.len() as u64);
+    let leaves: Vec<(i64, &ledger::Event)> = replay.leaves.iter().map(|(i, e)| (*i, e)).collect();
+    report.leaves_from_segments = journal::insert_leaves(&mut tx, &leaves).await?;
+    progress.advance(leaves.len() as u64);
     replay.statuses.sort_by_key(|s| s.changed_at);
     for StatusReplay { key: (tenant, year, seq), status, changed_at, message } in replay.statuses {
         let done = sqlx::query(
@@ -1046,10 +976,5 @@ mod tests {
         assert_eq!(decode_chunk(&chunk, 4), Some(rows));
         assert_eq!(decode_chunk(&chunk[..chunk.len() - 1], 4), None, "a cut chunk is refused");
         assert_eq!(decode_chunk(&chunk, 3), None, "rows of another width are refused");
-    }
-
-    #[test]
-    fn placeholders_number_every_value() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }

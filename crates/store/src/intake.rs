@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::journal::{self, Entry, SubmissionRow};
 use crate::submissions::{accepted_draft, InquiryNumber, JST};
-use crate::{sha256_hex, Acceptance, ReceiptNumber, Result, StoreError, SubmissionStatus, Vault};
+use crate::{sha256_hex, Acceptance, ReceiptNumber, Result, StoreError, Vault};
 
 /// The most submissions one transaction carries.
 const MAX_BATCH: usize = 256;
@@ -353,70 +353,39 @@ async fn write_batch(
         }
     };
 
-    // Every row, in statements of about 1000 parameters (binding slows
-    // down per row as statements grow on SQLite).
-    const COLUMNS: usize = 18;
-    let mut acceptances = Vec::with_capacity(entries.len());
-    let rows: Vec<_> = entries.iter().zip(inquiries).zip(meta).collect();
-    for chunk in rows.chunks(1000 / COLUMNS) {
-        let mut sql = String::from(
-            "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-               secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at, notify_address, ledger_index, vault_segment) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let cols: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", i * COLUMNS + c)).collect();
-            sql.push_str(&format!("({})", cols.join(", ")));
+    // Every row, in a few multi-row statements.
+    let rows: Vec<(&SubmissionRow, &[u8], &str)> = entries
+        .iter()
+        .filter_map(|(entry, bytes)| match entry {
+            Entry::Submission(row) => Some((row, bytes.as_slice(), segment_hash.as_str())),
+            _ => None,
+        })
+        .collect();
+    match journal::insert_submissions(&mut tx, &rows).await {
+        Ok(n) if n == rows.len() as u64 => {}
+        Ok(_) => {
+            // A draft or number committed elsewhere after our check (it
+            // cannot be, under the locks; if it is, acknowledge nothing).
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, "a draft was committed twice".into(), replies));
         }
-        sql.push_str(" ON CONFLICT (draft_sha256) DO NOTHING");
-        let mut query = sqlx::query(&sql);
-        for (((entry, bytes), inquiry), m) in chunk {
-            let Entry::Submission(row) = entry else { continue };
-            query = query
-                .bind(row.tenant.clone())
-                .bind(row.year)
-                .bind(row.seq)
-                .bind(row.form_id.clone())
-                .bind(row.form_version)
-                .bind(row.inquiry_number.clone())
-                .bind(row.secret_verifier.clone())
-                .bind(row.message_key.clone())
-                .bind(row.draft_sha256.clone())
-                .bind(row.key_id.clone())
-                .bind(bytes.clone())
-                .bind(row.record_sha256.clone())
-                .bind(SubmissionStatus::Received.as_str())
-                .bind(row.received_at)
-                .bind(row.received_at)
-                .bind(m.5.clone())
-                .bind(row.ledger_index)
-                .bind(segment_hash.clone());
-            acceptances.push(Acceptance {
-                receipt: row.receipt(),
-                inquiry: inquiry.clone(),
-                record_sha256: row.record_sha256.clone(),
-                received_at: row.received_at,
-                duplicate: false,
-                ledger_index: row.ledger_index,
-            });
-        }
-        match query.execute(&mut *tx).await {
-            Ok(done) if done.rows_affected() == chunk.len() as u64 => {}
-            Ok(_) => {
-                // A draft committed elsewhere after our check (it cannot be,
-                // under the locks; if it is, acknowledge nothing).
-                let _ = tx.rollback().await;
-                return Err((BatchFailure::Database, "a draft was committed twice".into(), replies));
-            }
-            Err(err) => {
-                let _ = tx.rollback().await;
-                return Err((BatchFailure::Database, err.to_string(), replies));
-            }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, err.to_string(), replies));
         }
     }
+    let acceptances: Vec<Acceptance> = rows
+        .iter()
+        .zip(inquiries)
+        .map(|((row, _, _), inquiry)| Acceptance {
+            receipt: row.receipt(),
+            inquiry,
+            record_sha256: row.record_sha256.clone(),
+            received_at: row.received_at,
+            duplicate: false,
+            ledger_index: row.ledger_index,
+        })
+        .collect();
     if segment_written.elapsed() > journal::COMMIT_DEADLINE {
         let _ = tx.rollback().await;
         return Err((BatchFailure::Database, "the database was too slow to commit".into(), replies));

@@ -108,7 +108,7 @@ pub(crate) async fn append(tx: &mut Transaction<'_, Any>, journal: &mut Journal,
     Ok(index)
 }
 
-/// Appends `events` in order inside the caller's transaction, in two
+/// Appends `events` in order inside the caller's transaction, in a few
 /// statements whatever their number; returns the first one's index.
 pub(crate) async fn append_many(tx: &mut Transaction<'_, Any>, events: &[Event]) -> Result<i64> {
     let count = events.len() as i64;
@@ -118,45 +118,9 @@ pub(crate) async fn append_many(tx: &mut Transaction<'_, Any>, events: &[Event])
         .await?
         .try_get("next_index")?;
     let first = end - count;
-    // About 1000 parameters per statement: binding slows down per row as
-    // statements grow on SQLite.
-    const ROWS: usize = 1000 / 9;
-    for (chunk_start, chunk) in events.chunks(ROWS).enumerate().map(|(i, c)| (i * ROWS, c)) {
-        let mut sql = String::from(
-            "INSERT INTO ledger_leaves (leaf_index, leaf_hash, kind, at, actor, tenant_id, source, subject, detail) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let b = i * 9;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            ));
-        }
-        let mut query = sqlx::query(&sql);
-        for (i, event) in chunk.iter().enumerate() {
-            query = query
-                .bind(first + (chunk_start + i) as i64)
-                .bind(hex::encode(event.leaf_hash()))
-                .bind(event.kind.as_str())
-                .bind(event.at)
-                .bind(event.actor.clone())
-                .bind(event.tenant.clone())
-                .bind(event.source.clone())
-                .bind(event.subject.clone())
-                .bind(event.detail.clone());
-        }
-        query.execute(&mut **tx).await?;
+    let leaves: Vec<(i64, &Event)> = events.iter().enumerate().map(|(i, e)| (first + i as i64, e)).collect();
+    if crate::journal::insert_leaves(tx, &leaves).await? != events.len() as u64 {
+        return Err(StoreError::Inconsistent("ledger leaves exist past the ledger's head".into()));
     }
     Ok(first)
 }

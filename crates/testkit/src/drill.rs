@@ -132,25 +132,7 @@ pub struct DrillReport {
 }
 
 fn answers() -> Vec<(String, String)> {
-    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date();
-    [
-        ("applicant", "山田 太郎"),
-        ("applicant.kana", "ヤマダ タロウ"),
-        ("phone", "090-1234-5678"),
-        ("email", "taro@example.jp"),
-        ("email.confirm", "taro@example.jp"),
-        ("property.postal", "100-0001"),
-        ("property.region", "みどり県青葉市"),
-        ("property.line", "中央1-2-3"),
-        ("dwelling", "apartment"),
-        ("start_date", &today.to_string()),
-        ("payment", "transfer"),
-        ("bank_name", "みどり銀行"),
-        ("consent", "yes"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    crate::water_start_answers("")
 }
 
 fn hidden(html: &str, name: &str) -> Option<String> {

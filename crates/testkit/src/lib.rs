@@ -23,11 +23,48 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// A complete, valid 水道使用開始届 for the demo prefecture's form, with
+/// `note` in its free-text field (start date today in Japan).
+pub fn water_start_answers(note: &str) -> Vec<(String, String)> {
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date().to_string();
+    [
+        ("applicant", "山田 太郎"),
+        ("applicant.kana", "やまだ たろう"),
+        ("phone", "090-1234-5678"),
+        ("email", "taro@example.jp"),
+        ("email.confirm", "taro@example.jp"),
+        ("property.postal", "100-0001"),
+        ("property.region", "みどり県青葉市"),
+        ("property.line", "中央1-2-3"),
+        ("dwelling", "house"),
+        ("start_date", today.as_str()),
+        ("payment", "slip"),
+        ("notes", note),
+        ("consent", "yes"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
     Postgres,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    /// `sqlite` or `postgres`, as the drills' and benchmarks' flags say it.
+    fn from_str(name: &str) -> Result<Engine, String> {
+        match name {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" => Ok(Engine::Postgres),
+            other => Err(format!("unknown engine {other:?} (sqlite or postgres)")),
+        }
+    }
 }
 
 /// The PostgreSQL server tests use: `MADOGUCHI_TEST_POSTGRES`, or the local

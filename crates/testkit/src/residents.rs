@@ -135,29 +135,6 @@ pub async fn first_gap(store: &store::Store, year: i64, count: i64) -> Option<i6
     None
 }
 
-fn answers(i: usize) -> Vec<(String, String)> {
-    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date().to_string();
-    let note = format!("crash drill {i}");
-    [
-        ("applicant", "山田 太郎"),
-        ("applicant.kana", "やまだ たろう"),
-        ("phone", "090-1234-5678"),
-        ("email", "taro@example.jp"),
-        ("email.confirm", "taro@example.jp"),
-        ("property.postal", "100-0001"),
-        ("property.region", "みどり県青葉市"),
-        ("property.line", "中央1-2-3"),
-        ("dwelling", "house"),
-        ("start_date", today.as_str()),
-        ("payment", "slip"),
-        ("notes", note.as_str()),
-        ("consent", "yes"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
 fn between<'a>(page: &'a str, before: &str, after: &str) -> Option<&'a str> {
     let start = page.find(before)? + before.len();
     let end = page[start..].find(after)? + start;
@@ -178,7 +155,11 @@ async fn resident_loop(shared: Arc<Residents>, client: reqwest::Client, id: usiz
             Some(draft) => draft,
             None => {
                 n += 1;
-                let page = match client.post(format!("{base}/confirm")).form(&answers(id * 1_000_000 + n)).send().await
+                let page = match client
+                    .post(format!("{base}/confirm"))
+                    .form(&crate::water_start_answers(&format!("crash drill {}", id * 1_000_000 + n)))
+                    .send()
+                    .await
                 {
                     Ok(r) if r.status() == 200 => r.text().await.ok(),
                     _ => None,

@@ -2,9 +2,9 @@
 //! from the vault alone, on either engine, and every damaged or missing
 //! object is named.
 
-use seal::{RecordBinding, TenantKeyPair};
+use seal::RecordBinding;
 use store::backup::{self, Quiet};
-use store::{Intake, NewTenant, NewTenantGroup, Store};
+use store::{Intake, Store};
 use testkit::{Engine, TestDatabase};
 
 use crate::on_both_engines;
@@ -16,39 +16,12 @@ on_both_engines!(
     every_table_is_in_the_snapshot,
 );
 
-struct Installation {
-    store: Store,
-    keys: TenantKeyPair,
-    _db: TestDatabase,
-    vault: tempfile::TempDir,
-}
+type Installation = crate::TwoCities;
 
 async fn installation(engine: Engine) -> Installation {
-    let db = TestDatabase::new(engine).await;
-    let vault = tempfile::tempdir().unwrap();
-    let store = db.store(vault.path()).await;
-    store
-        .put_tenant_group(&NewTenantGroup { id: "pref".into(), name_ja: "県".into(), name_en: "Prefecture".into() })
-        .await
-        .unwrap();
-    for id in ["city-a", "city-b"] {
-        store
-            .put_tenant(&NewTenant {
-                id: id.into(),
-                group_id: Some("pref".into()),
-                name_ja: "市".into(),
-                name_en: "City".into(),
-                contact_ja: "電話".into(),
-                contact_en: "Phone".into(),
-            })
-            .await
-            .unwrap();
-    }
-    let keys = TenantKeyPair::generate();
-    for id in ["city-a", "city-b"] {
-        store.add_tenant_key(id, &keys.public).await.unwrap();
-    }
-    Installation { store, keys, _db: db, vault }
+    let inst = crate::two_cities(engine).await;
+    inst.store.add_tenant_key("city-b", &inst.keys.public).await.unwrap();
+    inst
 }
 
 /// Submits `count` drafts named `{prefix}-{i}` at once (so they share

@@ -47,6 +47,45 @@ pub fn operator_output(counter: &TestCounter, args: &[&std::ffi::OsStr]) -> std:
         .expect("run madoguchi")
 }
 
+/// A bare store with a prefecture ("pref") and two cities in it
+/// ("city-a", "city-b"); city-a has a key to seal to.
+pub struct TwoCities {
+    pub store: store::Store,
+    pub keys: seal::TenantKeyPair,
+    pub db: testkit::TestDatabase,
+    pub vault: tempfile::TempDir,
+}
+
+pub async fn two_cities(engine: Engine) -> TwoCities {
+    let db = testkit::TestDatabase::new(engine).await;
+    let vault = tempfile::tempdir().unwrap();
+    let store = db.store(vault.path()).await;
+    store
+        .put_tenant_group(&store::NewTenantGroup {
+            id: "pref".into(),
+            name_ja: "県".into(),
+            name_en: "Prefecture".into(),
+        })
+        .await
+        .unwrap();
+    for id in ["city-a", "city-b"] {
+        store
+            .put_tenant(&store::NewTenant {
+                id: id.into(),
+                group_id: Some("pref".into()),
+                name_ja: "市".into(),
+                name_en: "City".into(),
+                contact_ja: "電話".into(),
+                contact_en: "Phone".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let keys = seal::TenantKeyPair::generate();
+    store.add_tenant_key("city-a", &keys.public).await.unwrap();
+    TwoCities { store, keys, db, vault }
+}
+
 pub async fn start(engine: Engine) -> TestCounter {
     TestCounter::start(madoguchi(), engine).await
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use seal::{RecordBinding, TenantKeyPair};
-use store::{Intake, NewTenant, NewTenantGroup, Store};
+use seal::RecordBinding;
+use store::Intake;
 use testkit::{Engine, TestDatabase};
 
 use crate::on_both_engines;
@@ -20,37 +20,10 @@ on_both_engines!(
     while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost,
 );
 
-struct Fixture {
-    store: Store,
-    keys: TenantKeyPair,
-    _db: TestDatabase,
-    vault: tempfile::TempDir,
-}
+type Fixture = crate::TwoCities;
 
 async fn fixture(engine: Engine) -> Fixture {
-    let db = TestDatabase::new(engine).await;
-    let vault = tempfile::tempdir().unwrap();
-    let store = db.store(vault.path()).await;
-    store
-        .put_tenant_group(&NewTenantGroup { id: "pref".into(), name_ja: "県".into(), name_en: "Prefecture".into() })
-        .await
-        .unwrap();
-    for id in ["city-a", "city-b"] {
-        store
-            .put_tenant(&NewTenant {
-                id: id.into(),
-                group_id: Some("pref".into()),
-                name_ja: "市".into(),
-                name_en: "City".into(),
-                contact_ja: "電話".into(),
-                contact_en: "Phone".into(),
-            })
-            .await
-            .unwrap();
-    }
-    let keys = TenantKeyPair::generate();
-    store.add_tenant_key("city-a", &keys.public).await.unwrap();
-    Fixture { store, keys, _db: db, vault }
+    crate::two_cities(engine).await
 }
 
 fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {

@@ -89,25 +89,7 @@ fn hidden_draft(page: &str) -> String {
 }
 
 fn answers() -> Vec<(String, String)> {
-    let today = time_now_jst();
-    [
-        ("applicant", "山田 太郎"),
-        ("applicant.kana", "やまだ たろう"),
-        ("phone", "090-1234-5678"),
-        ("email", "taro@example.jp"),
-        ("email.confirm", "taro@example.jp"),
-        ("property.postal", "100-0001"),
-        ("property.region", "みどり県青葉市"),
-        ("property.line", "中央1-2-3"),
-        ("dwelling", "house"),
-        ("start_date", today.as_str()),
-        ("payment", "slip"),
-        ("notes", "ベンチマーク"),
-        ("consent", "yes"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    testkit::water_start_answers("ベンチマーク")
 }
 
 /// Today's date in Japan, ISO.
@@ -159,16 +141,7 @@ async fn main() {
         match flag.as_str() {
             "--requests" => requests = value.parse().expect("--requests N"),
             "--concurrency" => levels = value.split(',').map(|c| c.parse().expect("--concurrency C[,C…]")).collect(),
-            "--engines" => {
-                engines = value
-                    .split(',')
-                    .map(|e| match e {
-                        "sqlite" => Engine::Sqlite,
-                        "postgres" => Engine::Postgres,
-                        other => panic!("unknown engine {other}"),
-                    })
-                    .collect()
-            }
+            "--engines" => engines = value.split(',').map(|e| e.parse().expect("--engines sqlite,postgres")).collect(),
             other => panic!("unknown flag {other}"),
         }
     }

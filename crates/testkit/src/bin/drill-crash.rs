@@ -25,13 +25,7 @@ async fn main() {
     while let Some(flag) = args.next() {
         let value = args.next().expect("a value after each flag");
         match flag.as_str() {
-            "--engine" => {
-                engine = match value.as_str() {
-                    "sqlite" => Engine::Sqlite,
-                    "postgres" => Engine::Postgres,
-                    other => panic!("unknown engine {other}"),
-                }
-            }
+            "--engine" => engine = value.parse().expect("--engine sqlite|postgres"),
             "--kills" => kills = value.parse().expect("--kills N"),
             "--clients" => clients = value.parse().expect("--clients C"),
             "--vault-url" => vault_url = Some(value),

@@ -121,13 +121,7 @@ async fn main() {
     while let Some(flag) = args.next() {
         let value = args.next().expect("a value after each flag");
         match flag.as_str() {
-            "--engine" => {
-                engine = match value.as_str() {
-                    "sqlite" => Engine::Sqlite,
-                    "postgres" => Engine::Postgres,
-                    other => panic!("unknown engine {other}"),
-                }
-            }
+            "--engine" => engine = value.parse().expect("--engine sqlite|postgres"),
             "--clients" => clients = value.parse().expect("--clients C"),
             "--seconds" => seconds = value.parse().expect("--seconds S"),
             "--preload" => preload = value.parse().expect("--preload N"),
