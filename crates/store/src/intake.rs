@@ -56,6 +56,47 @@ pub(crate) fn start(db: AnyPool, vault: Vault) -> mpsc::Sender<Job> {
     tx
 }
 
+/// `count` new 問合せ番号, none already given and no two alike. They are
+/// twelve digits (a resident types them), so among millions a random one
+/// is sometimes taken: without this check the whole batch would fail on
+/// the unique index.
+async fn fresh_inquiry_numbers(tx: &mut sqlx::Transaction<'_, Any>, count: usize) -> Result<Vec<InquiryNumber>> {
+    fresh_inquiry_numbers_from(tx, count, InquiryNumber::generate).await
+}
+
+async fn fresh_inquiry_numbers_from(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    count: usize,
+    mut generate: impl FnMut() -> InquiryNumber,
+) -> Result<Vec<InquiryNumber>> {
+    let mut numbers: Vec<InquiryNumber> = (0..count).map(|_| generate()).collect();
+    for _ in 0..8 {
+        let mut seen = HashSet::new();
+        let mut clash: HashSet<usize> = (0..count).filter(|&i| !seen.insert(numbers[i].clone())).collect();
+        for batch in numbers.chunks(journal::PARAMETERS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT inquiry_number FROM submissions WHERE inquiry_number IN ({})",
+                (1..=batch.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for number in batch {
+                query = query.bind(number.as_str().to_owned());
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let taken: String = row.try_get("inquiry_number")?;
+                clash.extend((0..count).filter(|&i| numbers[i].as_str() == taken));
+            }
+        }
+        if clash.is_empty() {
+            return Ok(numbers);
+        }
+        for i in clash {
+            numbers[i] = generate();
+        }
+    }
+    Err(StoreError::Unavailable("could not find unused inquiry numbers".into()))
+}
+
 /// Why a whole batch failed, for each of its submissions (errors are not
 /// `Clone`; each gets its own, with the same meaning).
 #[derive(Clone, Copy)]
@@ -313,14 +354,21 @@ async fn write_batch(
     // Every row as it will be inserted, then the segment, in the vault
     // before the commit.
     let now_secs = now.unix_timestamp();
-    let mut inquiries = Vec::with_capacity(records.len());
+    let mut inquiries = match fresh_inquiry_numbers(&mut tx, records.len()).await {
+        Ok(numbers) => numbers.into_iter(),
+        Err(err) => {
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, err.to_string(), replies));
+        }
+    };
+    let mut given = Vec::with_capacity(records.len());
     let entries: Vec<(Entry, Vec<u8>)> = records
         .iter()
         .zip(&meta)
         .enumerate()
         .map(|(i, ((receipt, record), m))| {
             let (tenant, form_id, form_version, draft, secret, notify) = m;
-            let inquiry = InquiryNumber::generate();
+            let inquiry = inquiries.next().unwrap_or_else(InquiryNumber::generate);
             let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
             let bytes = record.to_bytes();
             let row = SubmissionRow {
@@ -339,7 +387,7 @@ async fn write_batch(
                 notify_address: notify.as_ref().map(hex::encode),
                 ledger_index: first_leaf + i as i64,
             };
-            inquiries.push(inquiry);
+            given.push(inquiry);
             (Entry::Submission(row), bytes)
         })
         .collect();
@@ -376,7 +424,7 @@ async fn write_batch(
     }
     let acceptances: Vec<Acceptance> = rows
         .iter()
-        .zip(inquiries)
+        .zip(given)
         .map(|((row, _, _), inquiry)| Acceptance {
             receipt: row.receipt(),
             inquiry,
@@ -394,4 +442,26 @@ async fn write_batch(
         return Err((BatchFailure::Database, err.to_string(), replies));
     }
     Ok(replies.into_iter().zip(acceptances).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn inquiry_numbers_already_given_or_repeated_are_drawn_again() {
+        sqlx::any::install_default_drivers();
+        // One connection: each in-memory SQLite connection is its own database.
+        let db = sqlx::any::AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE submissions (inquiry_number TEXT UNIQUE)").execute(&db).await.unwrap();
+        sqlx::query("INSERT INTO submissions VALUES ('0000-0000-0001')").execute(&db).await.unwrap();
+        let mut draws = ["0000-0000-0001", "0000-0000-0002", "0000-0000-0002", "0000-0000-0003", "0000-0000-0004"]
+            .into_iter()
+            .map(|n| InquiryNumber::from_stored(n.into()));
+        let mut tx = db.begin().await.unwrap();
+        let numbers = fresh_inquiry_numbers_from(&mut tx, 3, || draws.next().unwrap()).await.unwrap();
+        let mut got: Vec<&str> = numbers.iter().map(InquiryNumber::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, ["0000-0000-0002", "0000-0000-0003", "0000-0000-0004"]);
+    }
 }
