@@ -118,6 +118,8 @@ pub struct Counter {
     pub(crate) shield: Option<shield::Shield>,
     /// Known tenant ids, for the shield's classifier (refreshed).
     pub(crate) tenant_ids: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    /// Tenants the operator has isolated, by id (refreshed).
+    pub(crate) isolated: std::sync::RwLock<std::collections::HashMap<String, store::Isolation>>,
 }
 
 impl Counter {
@@ -146,6 +148,7 @@ impl Counter {
             passkeys,
             shield,
             tenant_ids,
+            isolated: Default::default(),
         }))
     }
 
@@ -156,6 +159,7 @@ impl Counter {
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = pages::routes()
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(self), pages::isolation_notice))
             .merge(sync::routes())
             .merge(ledger_api::routes())
             .merge(admin::routes(Arc::clone(self)))
@@ -190,10 +194,20 @@ impl Counter {
         });
     }
 
-    /// Reads the tenant list and under-attack switches once.
+    /// Whether `tenant` is isolated, and its notice.
+    pub(crate) fn isolation(&self, tenant: &str) -> Option<store::Isolation> {
+        self.isolated.read().ok().and_then(|map| map.get(tenant).cloned())
+    }
+
+    /// Reads the tenant list, the under-attack switches and the isolated
+    /// tenants once.
     pub async fn refresh_tenants(&self) -> Result<(), store::StoreError> {
         let tenants = self.store.tenants().await?;
         let attacked = self.store.tenants_under_attack().await?;
+        let isolated = self.store.isolated_tenants().await?;
+        if let Ok(mut map) = self.isolated.write() {
+            *map = isolated.into_iter().map(|i| (i.tenant.clone(), i)).collect();
+        }
         if let Ok(mut ids) = self.tenant_ids.write() {
             *ids = tenants.iter().map(|t| t.id.clone()).collect();
         }

@@ -58,6 +58,7 @@ impl Templates {
             ("base.html", include_str!("templates/base.html")),
             ("portal.html", include_str!("templates/portal.html")),
             ("tenant.html", include_str!("templates/tenant.html")),
+            ("isolated.html", include_str!("templates/isolated.html")),
             ("form.html", include_str!("templates/form.html")),
             ("confirm.html", include_str!("templates/confirm.html")),
             ("receipt.html", include_str!("templates/receipt.html")),
@@ -185,6 +186,41 @@ fn parsed(counter: &Counter, published: &PublishedForm) -> Result<Arc<FormDefini
         cache.insert(key, Arc::clone(&def));
     }
     Ok(def)
+}
+
+/// In front of every resident page: an isolated tenant's pages (forms,
+/// sending, status lookup) all answer with its notice instead; the other
+/// tenants are untouched.
+pub(crate) async fn isolation_notice(
+    State(counter): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let tenant = request.uri().path().strip_prefix("/t/").map(|rest| rest.split('/').next().unwrap_or(rest));
+    let Some(isolation) = tenant.and_then(|t| counter.isolation(t)) else {
+        return next.run(request).await;
+    };
+    let uri = request.uri().clone();
+    let lang = lang_of(&uri);
+    let tenant = match counter.store.tenant(&isolation.tenant).await {
+        Ok(Some(tenant)) => tenant,
+        _ => return PageError::Unavailable.into_response(),
+    };
+    let notice = if lang == Lang::En { &isolation.notice_en } else { &isolation.notice_ja };
+    let paragraphs: Vec<&str> = notice.split("\n").map(str::trim).filter(|p| !p.is_empty()).collect();
+    let since = OffsetDateTime::from_unix_timestamp(isolation.since)
+        .map(|t| t.to_offset(UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC)))
+        .ok()
+        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()));
+    let ctx = context! { ..base_context(lang, &uri, Some(&tenant)), ..context! { paragraphs, since } };
+    match counter.pages.render("isolated.html", ctx) {
+        Ok(body) => {
+            let mut response = html(StatusCode::SERVICE_UNAVAILABLE, body);
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("3600"));
+            response
+        }
+        Err(err) => err.into_response(),
+    }
 }
 
 async fn tenant_home(State(counter): Shared, Path(tenant): Path<String>, uri: Uri) -> Result<Response, PageError> {

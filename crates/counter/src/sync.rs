@@ -111,6 +111,10 @@ async fn authenticate(
         tracing::warn!(desk = %desk.desk_id, tenant = %desk.tenant_id, "suspended desk refused");
         return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
     }
+    if counter.isolation(&desk.tenant_id).is_some() {
+        tracing::warn!(desk = %desk.desk_id, tenant = %desk.tenant_id, "desk of an isolated tenant refused");
+        return Err(ApiError(StatusCode::FORBIDDEN, "this municipality is isolated by the operator"));
+    }
     if !counter.store.use_desk_nonce(desk_id, nonce, 2 * CLOCK_SKEW_SECS).await? {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "nonce already used"));
     }

@@ -64,6 +64,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("max_chars", "文字以内", "characters at most"),
     ("agree", "同意する", "I agree"),
     ("choose_multiple", "当てはまるものをすべて選んでください", "Choose all that apply"),
+    ("isolated_heading", "お知らせ", "Notice"),
+    ("isolated_lead", "この市区町村の電子申請は、現在ご利用いただけません。", "Online applications for this municipality are not available at the moment."),
+    ("isolated_default", "安全のため、一時的にサービスを停止しています。これまでに受け付けた申請は失われていません。", "The service has been stopped for safety. Applications already received have not been lost."),
+    ("isolated_since", "停止した日時", "Stopped at"),
+    ("isolated_contact", "お急ぎの手続きは、次の窓口へお問い合わせください。", "For anything urgent, please contact:"),
     ("print_hint", "このページを印刷する場合は、ブラウザの印刷機能をお使いください。", "To print this page, use your browser's print function."),
 ];
 

@@ -23,6 +23,27 @@ pub enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Take one municipality offline: its residents see a notice (お知らせ)
+    /// instead of its pages, its desks are refused; every other tenant keeps
+    /// serving. Every counter node follows within seconds, no restart.
+    Isolate {
+        tenant: String,
+        /// What residents read, in Japanese: what happened, where to go.
+        /// Each line is a paragraph. Default: a standard notice.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        notice_ja: String,
+        /// The same in English.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        notice_en: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Bring an isolated municipality back.
+    Restore {
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
@@ -35,6 +56,21 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             let on = matches!(state, OnOff::On);
             store.set_under_attack(&tenant, on, "operator:cli").await?;
             println!("{tenant}: under-attack mode {}", if on { "on" } else { "off" });
+            Ok(())
+        }
+        TenantCommand::Isolate { tenant, notice_ja, notice_en, store } => {
+            let store = store.into_config()?.open().await?;
+            store.isolate_tenant(&tenant, &notice_ja, &notice_en, "operator:cli").await?;
+            println!("{tenant}: isolated; its residents see the notice and its desks are refused (all nodes within 5 s)");
+            Ok(())
+        }
+        TenantCommand::Restore { tenant, store } => {
+            let store = store.into_config()?.open().await?;
+            if store.restore_tenant(&tenant, "operator:cli").await? {
+                println!("{tenant}: restored; serving again (all nodes within 5 s)");
+            } else {
+                println!("{tenant}: was not isolated");
+            }
             Ok(())
         }
     }

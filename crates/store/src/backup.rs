@@ -713,10 +713,13 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
                 report.skipped_snapshots.push(problem(&object, format!("unknown format {:?}", m.format)));
                 continue;
             }
-            Ok(m) if m.schema_version != version => {
+            // An older snapshot loads into today's schema: migrations only
+            // add tables and columns (with defaults), and rows name their
+            // columns. A newer one does not.
+            Ok(m) if m.schema_version > version => {
                 report.skipped_snapshots.push(problem(
                     &object,
-                    format!("schema version {} (this version of madoguchi has {version})", m.schema_version),
+                    format!("schema version {} is newer than this madoguchi's ({version})", m.schema_version),
                 ));
                 continue;
             }

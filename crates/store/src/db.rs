@@ -8,6 +8,9 @@ use sqlx::{AnyPool, Executor};
 
 use crate::{Result, StoreError};
 
+/// Migrations only ever add tables and columns (new columns with a default
+/// or nullable): `backup restore` loads a snapshot taken under an older
+/// schema into the current one, column by name.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,7 +35,7 @@ pub use staff::{Actor, StaffAccount, StaffSecrets, StaffSession, StoredPasskey};
 pub use submissions::{
     draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,
 };
-pub use tenants::{NewTenant, NewTenantGroup, Tenant, TenantGroup};
+pub use tenants::{Isolation, NewTenant, NewTenantGroup, Tenant, TenantGroup};
 pub use vault::{Vault, VaultObject};
 
 use sqlx::AnyPool;

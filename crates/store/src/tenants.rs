@@ -27,6 +27,16 @@ pub struct Tenant {
 
 pub type NewTenant = Tenant;
 
+/// A tenant the operator has taken offline, and what its residents are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolation {
+    pub tenant: String,
+    /// Unix seconds.
+    pub since: i64,
+    pub notice_ja: String,
+    pub notice_en: String,
+}
+
 fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant> {
     Ok(Tenant {
         id: row.try_get("id")?,
@@ -175,5 +185,72 @@ impl Store {
         let rows =
             sqlx::query("SELECT id FROM tenants WHERE under_attack <> 0 ORDER BY id").fetch_all(&self.db).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Takes `tenant` offline behind `notice_ja` / `notice_en`; entered in
+    /// the ledger. Isolating again replaces the notice.
+    pub async fn isolate_tenant(&self, tenant: &str, notice_ja: &str, notice_en: &str, actor: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE tenants SET isolated_at = COALESCE(isolated_at, $2), isolation_notice_ja = $3,
+               isolation_notice_en = $4 WHERE id = $1",
+        )
+        .bind(tenant)
+        .bind(now_unix())
+        .bind(notice_ja)
+        .bind(notice_en)
+        .execute(&self.db)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        self.record_event(&crate::ledger::event(ledger::EventKind::AdminAction, actor, Some(tenant), None, "tenant isolated"))
+            .await?;
+        Ok(())
+    }
+
+    /// Brings an isolated tenant back; entered in the ledger. Returns
+    /// whether it was isolated.
+    pub async fn restore_tenant(&self, tenant: &str, actor: &str) -> Result<bool> {
+        if self.tenant(tenant).await?.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        let done = sqlx::query(
+            "UPDATE tenants SET isolated_at = NULL, isolation_notice_ja = NULL, isolation_notice_en = NULL
+             WHERE id = $1 AND isolated_at IS NOT NULL",
+        )
+        .bind(tenant)
+        .execute(&self.db)
+        .await?;
+        if done.rows_affected() == 1 {
+            self.record_event(&crate::ledger::event(
+                ledger::EventKind::AdminAction,
+                actor,
+                Some(tenant),
+                None,
+                "tenant restored",
+            ))
+            .await?;
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every isolated tenant.
+    pub async fn isolated_tenants(&self) -> Result<Vec<Isolation>> {
+        let rows = sqlx::query(
+            "SELECT id, isolated_at, isolation_notice_ja, isolation_notice_en FROM tenants
+             WHERE isolated_at IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Isolation {
+                    tenant: row.try_get("id")?,
+                    since: row.try_get("isolated_at")?,
+                    notice_ja: row.try_get::<Option<String>, _>("isolation_notice_ja")?.unwrap_or_default(),
+                    notice_en: row.try_get::<Option<String>, _>("isolation_notice_en")?.unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 }

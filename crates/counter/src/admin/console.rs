@@ -656,6 +656,8 @@ pub(crate) async fn shield_status(
 ) -> Result<Response, PageError> {
     let status = counter.shield().map(|s| s.status());
     let switched: std::collections::HashSet<String> = counter.store.tenants_under_attack().await?.into_iter().collect();
+    let isolated: std::collections::HashMap<String, store::Isolation> =
+        counter.store.isolated_tenants().await?.into_iter().map(|i| (i.tenant.clone(), i)).collect();
     let tenants: Vec<_> = counter
         .store
         .tenants()
@@ -663,13 +665,38 @@ pub(crate) async fn shield_status(
         .into_iter()
         .map(|t| {
             let live = status.as_ref().and_then(|s| s.tenants.iter().find(|l| l.tenant == t.id).cloned());
+            let isolation = isolated.get(&t.id).map(|i| context! { notice_ja => i.notice_ja, notice_en => i.notice_en });
             context! {
                 id => t.id.clone(), name => tenant_name(&t, visitor.lang), switched => switched.contains(&t.id),
-                live => live,
+                live => live, isolation => isolation,
             }
         })
         .collect();
     counter.admin_pages.render(&visitor, "admin/shield.html", context! { status => status, tenants => tenants })
+}
+
+/// The operator isolates a tenant (with the notice its residents will
+/// read) or restores it; this node follows at once, the others within
+/// seconds.
+pub(crate) async fn switch_isolation(
+    Extension(visitor): Extension<Visitor>,
+    State(counter): Shared,
+    Path(tenant): Path<String>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let tenant = tenant_of(&counter, &tenant).await?;
+    let actor = visitor.actor().name;
+    if fields.get("state") == "on" {
+        let (ja, en) = (fields.get("notice_ja"), fields.get("notice_en"));
+        if ja.chars().count() > 2000 || en.chars().count() > 2000 {
+            return Err(PageError::BadRequest);
+        }
+        counter.store.isolate_tenant(&tenant.id, ja.trim(), en.trim(), &actor).await?;
+    } else {
+        counter.store.restore_tenant(&tenant.id, &actor).await?;
+    }
+    counter.refresh_tenants().await?;
+    Ok(Redirect::to("/admin/shield").into_response())
 }
 
 pub(crate) async fn switch_under_attack(

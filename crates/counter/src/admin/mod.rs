@@ -64,6 +64,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/operators", Access::Can(Action::ManageOperators)),
     ("GET", "/admin/shield", Access::Can(Action::ManageTenants)),
     ("POST", "/admin/shield/{tenant}/under-attack", Access::Can(Action::ManageTenants)),
+    ("POST", "/admin/shield/{tenant}/isolation", Access::Can(Action::ManageTenants)),
     ("GET", "/admin/ledger", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/ledger.csv", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/t/{tenant}/staff", Access::Can(Action::ManageStaff)),
@@ -105,6 +106,7 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/operators", get(console::operators).post(console::create_operator))
         .route("/admin/shield", get(console::shield_status))
         .route("/admin/shield/{tenant}/under-attack", post(console::switch_under_attack))
+        .route("/admin/shield/{tenant}/isolation", post(console::switch_isolation))
         .route("/admin/ledger", get(console::ledger))
         .route("/admin/ledger.csv", get(console::ledger_export))
         .route("/admin/t/{tenant}/staff", get(console::staff).post(console::create_staff))

@@ -146,6 +146,15 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("shield_normal", "通常", "Off"),
     ("shield_switch_on", "作動させる", "Switch on"),
     ("shield_switch_off", "解除する", "Switch off"),
+    ("isolation_heading", "市区町村の切り離し", "Isolating a municipality"),
+    ("isolation_lead", "切り離した市区町村の住民には、ここで入力したお知らせが表示され、その職員端末（デスク）からの接続は拒否されます。ほかの市区町村には影響しません。", "Residents of an isolated municipality see the notice entered here, and its desks are refused. Other municipalities are not affected."),
+    ("isolation_state", "状態", "State"),
+    ("isolation_on", "切り離し中", "Isolated"),
+    ("isolation_off", "通常", "Serving"),
+    ("isolation_notice_ja", "お知らせ（日本語）", "Notice (Japanese)"),
+    ("isolation_notice_en", "お知らせ（英語）", "Notice (English)"),
+    ("isolation_isolate", "切り離す", "Isolate"),
+    ("isolation_restore", "復旧する", "Restore"),
 ];
 
 pub(crate) fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {

@@ -192,7 +192,7 @@ pub async fn sign_in(browser: &mut Browser, login: &str, second: &str) -> Page {
     browser.submit("/admin/login/second", "/admin/login/second", &[("code", second)]).await
 }
 
-async fn signed_in_operator(counter: &TestCounter) -> (Browser, Enrolled) {
+pub async fn signed_in_operator(counter: &TestCounter) -> (Browser, Enrolled) {
     let code = create_operator(counter, "kenjoho");
     let mut browser = Browser::new(counter);
     let enrolled = enrol(&mut browser, "kenjoho", &code).await;
@@ -338,6 +338,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/operators", "operator"),
     ("GET", "/admin/shield", "operator"),
     ("POST", "/admin/shield/{tenant}/under-attack", "operator"),
+    ("POST", "/admin/shield/{tenant}/isolation", "operator"),
     ("GET", "/admin/ledger", "operator"),
     ("GET", "/admin/ledger.csv", "operator"),
     ("GET", "/admin/t/{tenant}/staff", "operator tenant-admin"),

@@ -240,6 +240,17 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
         client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("status-result")).await.unwrap();
         assert_meets_wcag_aa(&client, &format!("status result{q}")).await;
     }
+    // An isolated municipality's notice page.
+    crate::operator_command(&counter, &["tenant", "isolate", "kawabe-village"].map(std::ffi::OsStr::new));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while reqwest::get(format!("{}/t/kawabe-village", counter.url)).await.unwrap().status() != 503 {
+        assert!(tokio::time::Instant::now() < deadline, "the isolation never took effect");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for q in ["", "?lang=en"] {
+        client.goto(&format!("{}/t/kawabe-village{q}", counter.url)).await.unwrap();
+        assert_meets_wcag_aa(&client, &format!("isolation notice{q}")).await;
+    }
     client.close().await.unwrap();
 }
 

@@ -23,7 +23,7 @@ impl TestDesk {
         self.dir.path()
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(madoguchi());
         command
             .args(args)
