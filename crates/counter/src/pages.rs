@@ -211,7 +211,9 @@ pub(crate) async fn isolation_notice(
     let since = OffsetDateTime::from_unix_timestamp(isolation.since)
         .map(|t| t.to_offset(UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC)))
         .ok()
-        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()));
+        .map(|t| {
+            format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        });
     let ctx = context! { ..base_context(lang, &uri, Some(&tenant)), ..context! { paragraphs, since } };
     match counter.pages.render("isolated.html", ctx) {
         Ok(body) => {

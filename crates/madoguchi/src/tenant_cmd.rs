@@ -61,7 +61,9 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::Isolate { tenant, notice_ja, notice_en, store } => {
             let store = store.into_config()?.open().await?;
             store.isolate_tenant(&tenant, &notice_ja, &notice_en, "operator:cli").await?;
-            println!("{tenant}: isolated; its residents see the notice and its desks are refused (all nodes within 5 s)");
+            println!(
+                "{tenant}: isolated; its residents see the notice and its desks are refused (all nodes within 5 s)"
+            );
             Ok(())
         }
         TenantCommand::Restore { tenant, store } => {

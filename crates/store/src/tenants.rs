@@ -203,8 +203,14 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
-        self.record_event(&crate::ledger::event(ledger::EventKind::AdminAction, actor, Some(tenant), None, "tenant isolated"))
-            .await?;
+        self.record_event(&crate::ledger::event(
+            ledger::EventKind::AdminAction,
+            actor,
+            Some(tenant),
+            None,
+            "tenant isolated",
+        ))
+        .await?;
         Ok(())
     }
 

@@ -512,6 +512,96 @@ pub async fn run(binary: &Path, mode: Mode, config: &DrillConfig, attack_rate: f
     report
 }
 
+/// The isolation drill's figures: the nine other tenants before and after
+/// one is isolated under a steady load, and how soon the isolated
+/// tenant's residents were shown its notice.
+#[derive(Debug, Clone)]
+pub struct IsolationReport {
+    pub before: Group,
+    pub after: Group,
+    /// From the `tenant isolate` command to every node serving the notice.
+    pub notice_after: Duration,
+    /// Residents of the isolated tenant shown the notice / who asked.
+    pub told: (usize, usize),
+}
+
+/// Ten tenants under a steady stream of residents (each opens the water
+/// form and sends it); after `seconds`, the operator isolates A with the
+/// real command; the stream goes on for `seconds` more.
+pub async fn isolation(binary: &Path, seconds: u64, per_tenant_per_sec: f64) -> IsolationReport {
+    let (counter, base, _) = start(binary, Mode::Shield).await;
+    let tenants = tenants();
+    let started = Instant::now();
+    let switch_at = started + Duration::from_secs(seconds);
+    let until = switch_at + Duration::from_secs(seconds);
+    let interval = Duration::from_secs_f64(1.0 / per_tenant_per_sec);
+    let mut residents = Vec::new();
+    for (t, tenant) in tenants.iter().enumerate() {
+        let mut at = started + interval.mul_f64(t as f64 / tenants.len() as f64);
+        let mut r = 0usize;
+        while at < until {
+            let (base, tenant) = (base.clone(), tenant.clone());
+            let source = IpAddr::from([127, 100 + t as u8, (r / 200) as u8, (r % 200 + 2) as u8]);
+            residents.push(tokio::spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                let client = resident_client(source);
+                if tenant == TENANT_A && Instant::now() >= switch_at {
+                    // After the switch A's residents should get the notice.
+                    let page = client.get(format!("{base}/t/{tenant}/f/water-start")).send().await;
+                    let told = match page {
+                        Ok(page) if page.status() == 503 => {
+                            page.text().await.is_ok_and(|p| p.contains("id=\"tenant-contact\""))
+                        }
+                        _ => false,
+                    };
+                    return (at, tenant, told, Vec::new());
+                }
+                let mut latencies = Vec::new();
+                let ok = open_form(&client, &base, &tenant, &mut latencies).await
+                    && send_form(&client, &base, &tenant, &mut latencies).await;
+                (at, tenant, ok, latencies)
+            }));
+            at += interval;
+            r += 1;
+        }
+    }
+    tokio::time::sleep_until(switch_at.into()).await;
+    let switched = Instant::now();
+    let status = std::process::Command::new(binary)
+        .args(["tenant", "isolate", TENANT_A, "--notice-ja", "訓練：このサービスを停止しています。"])
+        .args(["--notice-en", "Drill: this service is stopped."])
+        .arg("--data-dir")
+        .arg(counter.data_dir())
+        .args(["--database", &counter.database.url])
+        .env_remove("MADOGUCHI_CONFIG")
+        .status()
+        .expect("madoguchi tenant isolate");
+    assert!(status.success(), "tenant isolate failed");
+    let probe = reqwest::Client::new();
+    while probe.get(format!("{base}/t/{TENANT_A}")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 503 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let notice_after = switched.elapsed();
+    let (mut before, mut after, mut told) = (Group::default(), Group::default(), (0, 0));
+    for resident in residents {
+        let Ok((at, tenant, ok, latencies)) = resident.await else { continue };
+        if tenant == TENANT_A {
+            if at >= switch_at {
+                told.1 += 1;
+                // Allow for the nodes' refresh interval after the switch.
+                told.0 += usize::from(ok || at < switch_at + notice_after);
+            }
+            continue;
+        }
+        let group = if at < switch_at { &mut before } else { &mut after };
+        group.attempted += 1;
+        group.succeeded += usize::from(ok);
+        group.latencies.extend(latencies);
+    }
+    drop(counter);
+    IsolationReport { before, after, notice_after, told }
+}
+
 /// The drill's table, one column per mode.
 pub fn table(reports: &[DrillReport], capacity: f64) -> String {
     let mut out = String::new();

@@ -665,7 +665,8 @@ pub(crate) async fn shield_status(
         .into_iter()
         .map(|t| {
             let live = status.as_ref().and_then(|s| s.tenants.iter().find(|l| l.tenant == t.id).cloned());
-            let isolation = isolated.get(&t.id).map(|i| context! { notice_ja => i.notice_ja, notice_en => i.notice_en });
+            let isolation =
+                isolated.get(&t.id).map(|i| context! { notice_ja => i.notice_ja, notice_en => i.notice_en });
             context! {
                 id => t.id.clone(), name => tenant_name(&t, visitor.lang), switched => switched.contains(&t.id),
                 live => live, isolation => isolation,

@@ -106,7 +106,10 @@ async fn the_operator_isolates_and_restores_a_municipality_from_the_console() {
     let page = counter.client().get(format!("{}/t/sakura-town", counter.url)).send().await.unwrap();
     assert_eq!(page.status(), 503);
     let page = page.text().await.unwrap();
-    assert!(page.contains("<p>システム障害のため停止しています。</p>") && page.contains("<p>窓口へお越しください。</p>"), "{page}");
+    assert!(
+        page.contains("<p>システム障害のため停止しています。</p>") && page.contains("<p>窓口へお越しください。</p>"),
+        "{page}"
+    );
     let console = operator.get("/admin/shield").await;
     assert!(console.body.contains("切り離し中") || console.body.contains("Isolated"), "{}", console.body);
 
