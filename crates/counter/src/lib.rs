@@ -118,6 +118,11 @@ pub struct Counter {
     pub(crate) shield: Option<shield::Shield>,
     /// Known tenant ids, for the shield's classifier (refreshed).
     pub(crate) tenant_ids: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    /// The rules over reads (this node's reads).
+    pub(crate) watch: std::sync::Mutex<watch::Watch>,
+    /// Per desk, the furthest record it had received: pulling past it is
+    /// its job, pulling again below it is a re-read the watch counts.
+    pub(crate) desk_high_water: std::sync::Mutex<std::collections::HashMap<String, store::ReceiptNumber>>,
     /// Tenants the operator has isolated, by id (refreshed).
     pub(crate) isolated: std::sync::RwLock<std::collections::HashMap<String, store::Isolation>>,
 }
@@ -149,6 +154,8 @@ impl Counter {
             shield,
             tenant_ids,
             isolated: Default::default(),
+            watch: Default::default(),
+            desk_high_water: Default::default(),
         }))
     }
 

@@ -198,8 +198,10 @@ async fn records(
         Some(text) => ReceiptNumber::parse(text).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad `after`"))?,
     };
     let limit = query.limit.unwrap_or(MAX_PULL).clamp(1, MAX_PULL);
+    let high_water = desk_high_water(&counter, &desk).await?;
     let pulled = counter.store.pull_records(&desk, after, limit, &source).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, after = %after, count = pulled.len(), "desk pull");
+    watch_pull(&counter, &desk, &pulled, &source, high_water, after).await?;
     let next_after = pulled.last().map(|r| r.receipt.to_string());
     let more = pulled.len() as i64 == limit;
     let records = pulled
@@ -215,6 +217,76 @@ async fn records(
         })
         .collect();
     Ok(Json(RecordPage { records, next_after, more }))
+}
+
+/// What this desk has confirmed it holds: the furthest `after` it has
+/// asked from (a desk asks after what it stored, so a page pulled again
+/// after a crash is not below it).
+async fn desk_high_water(counter: &Counter, desk: &Desk) -> Result<ReceiptNumber, ApiError> {
+    let known = counter.desk_high_water.lock().ok().and_then(|map| map.get(&desk.desk_id).copied());
+    Ok(match known {
+        Some(receipt) => receipt,
+        None => counter.store.desk_high_water(&desk.desk_id).await?,
+    })
+}
+
+/// Shows a pull to the watch: records at or below what this desk had
+/// already confirmed holding are re-reads. A finding that freezes suspends
+/// the desk key at once and this page is not sent; every finding is an
+/// alert in the ledger.
+async fn watch_pull(
+    counter: &Counter,
+    desk: &Desk,
+    pulled: &[store::PulledRecord],
+    source: &str,
+    high_water: ReceiptNumber,
+    after: ReceiptNumber,
+) -> Result<(), ApiError> {
+    let re_reads = pulled.iter().filter(|r| r.receipt <= high_water).count() as u64;
+    if let Ok(mut map) = counter.desk_high_water.lock() {
+        map.insert(desk.desk_id.clone(), high_water.max(after));
+    }
+    let principal = format!("desk:{}", desk.desk_id);
+    let read = watch::Read {
+        principal: principal.clone(),
+        tenant: desk.tenant_id.clone(),
+        records: re_reads,
+        source: Some(source.to_owned()),
+        at: crate::draft::now_unix(),
+        honeytokens: 0,
+    };
+    let findings = counter.watch.lock().map(|mut w| w.observe(&read)).unwrap_or_default();
+    let mut frozen = false;
+    for finding in findings {
+        tracing::warn!(desk = %desk.desk_id, tenant = %desk.tenant_id, rule = finding.rule(), "watch: {finding}");
+        let mut alert = store::event(
+            ledger::EventKind::Alert,
+            "system:watch",
+            Some(&desk.tenant_id),
+            Some(&principal),
+            &format!("{}: {finding}", finding.rule()),
+        );
+        alert.source = Some(source.to_owned());
+        counter.store.record_event(&alert).await?;
+        if finding.freezes() && !frozen {
+            frozen = true;
+            counter.store.set_desk_suspended(&desk.desk_id, true).await?;
+            counter
+                .store
+                .record_event(&store::event(
+                    ledger::EventKind::Alert,
+                    "system:watch",
+                    Some(&desk.tenant_id),
+                    Some(&principal),
+                    "frozen: desk key suspended",
+                ))
+                .await?;
+        }
+    }
+    if frozen {
+        return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]

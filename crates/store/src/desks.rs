@@ -99,6 +99,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The furthest `after` this desk has pulled from: what it had already
+    /// received before its latest pull.
+    pub async fn desk_high_water(&self, desk_id: &str) -> Result<crate::ReceiptNumber> {
+        let row = sqlx::query(
+            "SELECT after_year, after_seq FROM desk_pulls WHERE desk_id = $1
+             ORDER BY after_year DESC, after_seq DESC LIMIT 1",
+        )
+        .bind(desk_id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(match row {
+            Some(row) => crate::ReceiptNumber { year: row.try_get("after_year")?, seq: row.try_get("after_seq")? },
+            None => crate::ReceiptNumber::START,
+        })
+    }
+
     /// Records a request nonce; false when the desk already used it (a
     /// replay). Nonces older than `keep_secs` are forgotten, since requests
     /// that old are refused by their timestamp anyway.

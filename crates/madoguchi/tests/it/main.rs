@@ -17,6 +17,7 @@ mod resident;
 mod sealing;
 mod shield;
 mod store_contract;
+mod watch;
 
 use std::path::Path;
 
