@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use ledger::{Event, EventKind};
+use ledger::Event;
 use seal::{SealError, SealedRecord};
 use sqlx::{Any, AnyPool, Row};
 use time::OffsetDateTime;
@@ -329,30 +329,8 @@ async fn write_batch(
         }
     }
 
-    // Ledger leaves for all, in two statements.
-    let events: Vec<Event> = records
-        .iter()
-        .zip(&meta)
-        .map(|((receipt, record), m)| Event {
-            kind: EventKind::Submission,
-            at: now.unix_timestamp(),
-            actor: "resident".into(),
-            tenant: Some(m.0.clone()),
-            source: None,
-            subject: Some(receipt.to_string()),
-            detail: sha256_hex(&record.to_bytes()),
-        })
-        .collect();
-    let first_leaf = match crate::ledger::append_many(&mut tx, &events).await {
-        Ok(first) => first,
-        Err(err) => {
-            let _ = tx.rollback().await;
-            return Err((BatchFailure::Database, err.to_string(), replies));
-        }
-    };
-
-    // Every row as it will be inserted, then the segment, in the vault
-    // before the commit.
+    // Every row as it will be inserted: each record serialised and hashed
+    // once; the 問合せ番号 drawn fresh.
     let now_secs = now.unix_timestamp();
     let mut inquiries = match fresh_inquiry_numbers(&mut tx, records.len()).await {
         Ok(numbers) => numbers.into_iter(),
@@ -362,11 +340,10 @@ async fn write_batch(
         }
     };
     let mut given = Vec::with_capacity(records.len());
-    let entries: Vec<(Entry, Vec<u8>)> = records
-        .iter()
+    let mut entries: Vec<(Entry, Vec<u8>)> = records
+        .into_iter()
         .zip(&meta)
-        .enumerate()
-        .map(|(i, ((receipt, record), m))| {
+        .map(|((receipt, record), m)| {
             let (tenant, form_id, form_version, draft, secret, notify) = m;
             let inquiry = inquiries.next().unwrap_or_else(InquiryNumber::generate);
             let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
@@ -385,13 +362,36 @@ async fn write_batch(
                 record_sha256: sha256_hex(&bytes),
                 received_at: now_secs,
                 notify_address: notify.as_ref().map(hex::encode),
-                ledger_index: first_leaf + i as i64,
+                // Set below, once the leaves have their indexes.
+                ledger_index: -1,
             };
             given.push(inquiry);
             (Entry::Submission(row), bytes)
         })
         .collect();
-    drop(records);
+
+    // Their ledger leaves, in a few statements.
+    let events: Vec<Event> = entries
+        .iter()
+        .filter_map(|(entry, _)| match entry {
+            Entry::Submission(row) => Some(row.leaf()),
+            _ => None,
+        })
+        .collect();
+    let first_leaf = match crate::ledger::append_many(&mut tx, &events).await {
+        Ok(first) => first,
+        Err(err) => {
+            let _ = tx.rollback().await;
+            return Err((BatchFailure::Database, err.to_string(), replies));
+        }
+    };
+    for (i, (entry, _)) in entries.iter_mut().enumerate() {
+        if let Entry::Submission(row) = entry {
+            row.ledger_index = first_leaf + i as i64;
+        }
+    }
+
+    // The segment, in the vault before the commit.
     let segment_written = std::time::Instant::now();
     let segment_hash = match journal::write(vault, &entries).await {
         Ok(hash) => hash,
