@@ -62,10 +62,15 @@ impl Draft {
     /// Twelve characters (60 bits) from an alphabet without look-alikes
     /// (0/O, 1/I).
     pub fn inquiry_secret(&self, tokens: &TokenBox) -> String {
-        const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        let bytes = tokens.derive("inquiry secret", self.draft_id.as_bytes());
-        bytes[..12].iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
+        inquiry_secret_of(tokens, &self.draft_id)
     }
+}
+
+/// The access key (確認キー) of the submission made from draft `draft_id`.
+pub(crate) fn inquiry_secret_of(tokens: &TokenBox, draft_id: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let bytes = tokens.derive("inquiry secret", draft_id.as_bytes());
+    bytes[..12].iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
 }
 
 /// What a resident typed as the secret, in the form the store hashes:

@@ -14,10 +14,12 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod alerts;
 pub mod demo;
 mod draft;
 mod error;
 mod guard;
+pub mod integrity;
 mod ledger_api;
 pub mod notify;
 mod pages;
@@ -25,6 +27,7 @@ pub mod request;
 mod security;
 pub mod sync;
 mod ui;
+mod watching;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +77,14 @@ pub struct CounterSettings {
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     /// Addresses besides loopback that may scrape /metrics.
     pub metrics_from: Vec<std::net::IpAddr>,
+    /// Closed by the binary's integrity check: then every request gets 503.
+    pub integrity: integrity::IntegrityGate,
+    /// The watch's limits: the defaults and each tenant's own.
+    pub watch: watch::Thresholds,
+    pub watch_tenants: std::collections::HashMap<String, watch::Thresholds>,
+    /// For drills only: the rules read the time (unix seconds) from this
+    /// file instead of the clock, so simulated days pass in minutes.
+    pub watch_clock: Option<std::path::PathBuf>,
 }
 
 impl Default for CounterSettings {
@@ -92,6 +103,10 @@ impl Default for CounterSettings {
             shield: Some(shield::ShieldConfig::default()),
             metrics: None,
             metrics_from: Vec::new(),
+            integrity: Default::default(),
+            watch: watch::Thresholds::default(),
+            watch_tenants: Default::default(),
+            watch_clock: None,
         }
     }
 }
@@ -144,6 +159,10 @@ impl Counter {
             }
             None => None,
         };
+        let mut rules = watch::Watch::new(settings.watch.clone());
+        for (tenant, limits) in &settings.watch_tenants {
+            rules.set_tenant(tenant, limits.clone());
+        }
         Ok(Arc::new(Counter {
             store,
             tokens: TokenBox::new(token_key)?,
@@ -154,13 +173,18 @@ impl Counter {
             shield,
             tenant_ids,
             isolated: Default::default(),
-            watch: Default::default(),
+            watch: std::sync::Mutex::new(rules),
             desk_high_water: Default::default(),
         }))
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The time the watch's rules see (see [`watch_clock_now`]).
+    pub(crate) fn watch_now(&self) -> i64 {
+        watch_clock_now(self.settings.watch_clock.as_deref())
     }
 
     /// The whole HTTP application.
@@ -172,10 +196,11 @@ impl Counter {
             .merge(admin::routes(Arc::clone(self)))
             .route("/metrics", axum::routing::get(guard::metrics));
         let router = security::wrap(routes, &self.settings).with_state(Arc::clone(self));
-        match &self.shield {
+        let router = match &self.shield {
             Some(shield) => router.layer(shield.clone()),
             None => router,
-        }
+        };
+        router.layer(axum::middleware::from_fn_with_state(self.settings.integrity.clone(), integrity::gate))
     }
 
     /// The shield, for the operator's status page.
@@ -290,4 +315,11 @@ pub async fn serve(
     // Let requests in flight finish (a submission is never cut midway).
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
     Ok(())
+}
+
+/// The time the watch's rules see: the clock, or in a drill the unix
+/// seconds written in the `clock` file (so simulated days pass in minutes).
+pub fn watch_clock_now(clock: Option<&std::path::Path>) -> i64 {
+    let from_file = clock.and_then(|path| std::fs::read_to_string(path).ok()?.trim().parse::<i64>().ok());
+    from_file.unwrap_or_else(draft::now_unix)
 }

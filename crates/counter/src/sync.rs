@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/desk/v1/forms/{form}/{version}"),
     ("POST", "/api/desk/v1/status"),
     ("POST", "/api/desk/v1/events"),
+    ("GET", "/api/desk/v1/forms"),
+    ("POST", "/api/desk/v1/plant"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<Counter>> {
@@ -45,6 +47,8 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/api/desk/v1/forms/{form}/{version}", get(form_version))
         .route("/api/desk/v1/status", post(push_status))
         .route("/api/desk/v1/events", post(push_events))
+        .route("/api/desk/v1/forms", get(current_forms))
+        .route("/api/desk/v1/plant", post(plant))
 }
 
 /// API failures: a status and a short English reason, never more.
@@ -246,44 +250,8 @@ async fn watch_pull(
     if let Ok(mut map) = counter.desk_high_water.lock() {
         map.insert(desk.desk_id.clone(), high_water.max(after));
     }
-    let principal = format!("desk:{}", desk.desk_id);
-    let read = watch::Read {
-        principal: principal.clone(),
-        tenant: desk.tenant_id.clone(),
-        records: re_reads,
-        source: Some(source.to_owned()),
-        at: crate::draft::now_unix(),
-        honeytokens: 0,
-    };
-    let findings = counter.watch.lock().map(|mut w| w.observe(&read)).unwrap_or_default();
-    let mut frozen = false;
-    for finding in findings {
-        tracing::warn!(desk = %desk.desk_id, tenant = %desk.tenant_id, rule = finding.rule(), "watch: {finding}");
-        let mut alert = store::event(
-            ledger::EventKind::Alert,
-            "system:watch",
-            Some(&desk.tenant_id),
-            Some(&principal),
-            &format!("{}: {finding}", finding.rule()),
-        );
-        alert.source = Some(source.to_owned());
-        counter.store.record_event(&alert).await?;
-        if finding.freezes() && !frozen {
-            frozen = true;
-            counter.store.set_desk_suspended(&desk.desk_id, true).await?;
-            counter
-                .store
-                .record_event(&store::event(
-                    ledger::EventKind::Alert,
-                    "system:watch",
-                    Some(&desk.tenant_id),
-                    Some(&principal),
-                    "frozen: desk key suspended",
-                ))
-                .await?;
-        }
-    }
-    if frozen {
+    let reader = crate::watching::Reader::Desk { desk_id: &desk.desk_id };
+    if crate::watching::observe(counter, reader, &desk.tenant_id, re_reads, Some(source)).await? {
         return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
     }
     Ok(())
@@ -407,6 +375,8 @@ async fn push_events(
             "login" => ledger::EventKind::Login,
             "login-failed" | "login-refused" => ledger::EventKind::LoginFailed,
             "enrolled" => ledger::EventKind::SecondFactorChange,
+            // The desk's watch: a finding, and a member frozen for it.
+            "alert" | "frozen" => ledger::EventKind::Alert,
             // Everything else staff do (status decisions, comments,
             // assignments, unlocks, signing out everywhere, and actions a
             // newer desk may add) is an administrative action: entered,
@@ -428,6 +398,99 @@ async fn push_events(
     let (last_seq, entered) = counter.store.enter_desk_events(&desk, &events).await?;
     tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, entered, last_seq, "desk events entered in the ledger");
     Ok(Json(EventsEntered { last_seq, entered }))
+}
+
+/// The tenant's forms as residents see them now, and its place name (for
+/// the desk's synthetic applicants).
+#[derive(Serialize, Deserialize)]
+pub struct CurrentForms {
+    /// 都道府県・市区町村, e.g. みどり県青葉市.
+    pub region: String,
+    pub forms: Vec<CurrentForm>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CurrentForm {
+    pub form_id: String,
+    pub version: i64,
+}
+
+async fn current_forms(
+    State(counter): State<Arc<Counter>>,
+    SignedDesk { desk, .. }: SignedDesk,
+) -> Result<Json<CurrentForms>, ApiError> {
+    let tenant = counter.store.tenant(&desk.tenant_id).await?.ok_or(ApiError(StatusCode::NOT_FOUND, "no tenant"))?;
+    let group = match &tenant.group_id {
+        Some(group) => counter.store.tenant_group(group).await?.map(|g| g.name_ja).unwrap_or_default(),
+        None => String::new(),
+    };
+    let forms = counter
+        .store
+        .tenant_forms(&desk.tenant_id)
+        .await?
+        .into_iter()
+        .map(|f| CurrentForm { form_id: f.form_id, version: f.version })
+        .collect();
+    Ok(Json(CurrentForms { region: format!("{group}{}", tenant.name_ja), forms }))
+}
+
+/// A synthetic applicant from the desk's key ceremony (docs/watch.md).
+#[derive(Serialize, Deserialize)]
+pub struct Plant {
+    pub submission: forms::Submission,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Planted {
+    pub receipt: String,
+}
+
+/// Takes a desk's synthetic applicant through the same intake as a
+/// resident's submission (sealed to the tenant key, numbered, in the
+/// vault and the ledger), so that nothing stored tells it apart; only the
+/// desk keeps its number. Not logged with its number here.
+async fn plant(
+    State(counter): State<Arc<Counter>>,
+    SignedDesk { desk, body, .. }: SignedDesk,
+) -> Result<Json<Planted>, ApiError> {
+    let plant: Plant = serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad plant"))?;
+    let submission = plant.submission;
+    let form = counter
+        .store
+        .current_form(&desk.tenant_id, &submission.form_id)
+        .await?
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such form"))?;
+    let def = forms::FormDefinition::parse(&form.definition)
+        .map_err(|_| ApiError(StatusCode::CONFLICT, "the form does not parse"))?;
+    if submission.values.keys().any(|name| !def.fields.iter().any(|f| &f.name == name)) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "an answer names no field of the form"));
+    }
+    let key = counter
+        .store
+        .current_tenant_key(&desk.tenant_id)
+        .await?
+        .ok_or(ApiError(StatusCode::CONFLICT, "the tenant has no key"))?;
+    let draft_id = crate::request::random_hex(16);
+    // An access key like a resident's; nobody is given it.
+    let secret = crate::draft::inquiry_secret_of(&counter.tokens, &draft_id);
+    let payload = zeroize::Zeroizing::new(submission.canonical_json());
+    let intake = store::Intake {
+        tenant: &desk.tenant_id,
+        form_id: &submission.form_id,
+        form_version: form.version,
+        draft_id: &draft_id,
+        inquiry_secret: &secret,
+        notify_address: None,
+    };
+    let (tenant, form_id, version) = (desk.tenant_id.clone(), submission.form_id.clone(), form.version);
+    let accepted = counter
+        .store
+        .accept(&intake, move |receipt| {
+            let binding = seal::RecordBinding::new(&tenant, &form_id, version, &receipt.to_string());
+            seal::seal(&key, &binding, &payload)
+        })
+        .await?;
+    Ok(Json(Planted { receipt: accepted.receipt.to_string() }))
 }
 
 #[cfg(test)]

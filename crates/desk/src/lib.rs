@@ -13,10 +13,12 @@
 
 pub mod ceremony;
 pub mod export;
+mod honeytoken;
 mod keyring;
 pub mod staff;
 mod store;
 mod sync;
+pub mod watching;
 pub mod web;
 mod web_strings;
 pub mod work;

@@ -25,6 +25,8 @@ pub struct Staff {
     pub role: Role,
     pub locked: bool,
     pub failures: i64,
+    /// Frozen by the watch until a tenant admin lifts it.
+    pub frozen: bool,
 }
 
 /// Why a login was refused. The page shows one message for all of them.
@@ -35,6 +37,9 @@ pub enum LoginRefused {
     Wait(i64),
     Locked,
     NotEnrolled,
+    /// The right password and code, but the watch froze the account: told
+    /// only after both were checked, so the page can say so plainly.
+    Frozen,
 }
 
 fn staff_from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
@@ -46,10 +51,11 @@ fn staff_from_row(r: &sqlx::any::AnyRow) -> Result<Staff> {
         role: Role::parse(&role).ok_or_else(|| DeskError::Setup(format!("unknown role {role:?}")))?,
         locked: r.try_get::<Option<i64>, _>("locked_until")?.is_some(),
         failures: r.try_get("failed_logins")?,
+        frozen: r.try_get::<Option<i64>, _>("frozen_at")?.is_some(),
     })
 }
 
-const STAFF_COLUMNS: &str = "login, display_name, enrolled_at, role, locked_until, failed_logins";
+const STAFF_COLUMNS: &str = "login, display_name, enrolled_at, role, locked_until, failed_logins, frozen_at";
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
@@ -179,7 +185,7 @@ impl DeskStore {
     }
 
     /// Checks a TOTP code, refusing a code already used (replay).
-    async fn check_totp(&self, keys: &KeyRing, login: &str, code: &str) -> Result<bool> {
+    pub(crate) async fn check_totp(&self, keys: &KeyRing, login: &str, code: &str) -> Result<bool> {
         let row = sqlx::query("SELECT totp_secret, totp_last_step FROM staff WHERE login = $1")
             .bind(login)
             .fetch_optional(self.db())
@@ -250,8 +256,13 @@ impl DeskStore {
                 .bind(login)
                 .execute(self.db())
                 .await?;
+            let Some(staff) = self.staff(login).await? else { return Ok(Err(LoginRefused::WrongCredentials)) };
+            if staff.frozen {
+                self.log_access(login, "login-refused", None, "frozen").await?;
+                return Ok(Err(LoginRefused::Frozen));
+            }
             self.log_access(login, "login", None, "").await?;
-            return Ok(self.staff(login).await?.ok_or(LoginRefused::WrongCredentials));
+            return Ok(Ok(staff));
         }
         let after = throttle.failed(now, delay_unit_ms);
         sqlx::query("UPDATE staff SET failed_logins = $2, not_before = $3, locked_until = $4 WHERE login = $1")
@@ -323,7 +334,7 @@ impl DeskStore {
             .await?;
         let login: String = row.try_get("login")?;
         let csrf: String = row.try_get("csrf")?;
-        Ok(self.staff(&login).await?.map(|staff| (staff, csrf)))
+        Ok(self.staff(&login).await?.filter(|staff| !staff.frozen).map(|staff| (staff, csrf)))
     }
 
     /// A staff member's live sessions: (short id, created, last seen),

@@ -187,6 +187,20 @@ impl DeskStore {
         receipt: ReceiptNumber,
         actor: &str,
     ) -> Result<Option<(StoredRecord, serde_json::Value)>> {
+        let read = self.open_record(keys, receipt).await?;
+        if read.is_some() {
+            self.log_access(actor, "view", Some(receipt), "").await?;
+        }
+        Ok(read)
+    }
+
+    /// A record's plaintext, unlogged: the caller logs the read (the web
+    /// UI through the watch, before anything is shown).
+    pub(crate) async fn open_record(
+        &self,
+        keys: &KeyRing,
+        receipt: ReceiptNumber,
+    ) -> Result<Option<(StoredRecord, serde_json::Value)>> {
         let row = sqlx::query(
             "SELECT receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed, payload, received_at,
                status, message_key, assigned_to FROM records WHERE receipt_year = $1 AND receipt_seq = $2",
@@ -198,7 +212,6 @@ impl DeskStore {
         let Some(row) = row else { return Ok(None) };
         let record = record_from_row(&row)?;
         let value = open_payload(keys, &record)?;
-        self.log_access(actor, "view", Some(receipt), "").await?;
         Ok(Some((record, value)))
     }
 
@@ -209,10 +222,24 @@ impl DeskStore {
         receipt: Option<ReceiptNumber>,
         detail: &str,
     ) -> Result<()> {
-        let now = now_unix();
+        self.log_event(now_unix(), actor, action, receipt, detail, (0, 0, None)).await
+    }
+
+    /// One access-log row and the same event, numbered, for the counter's
+    /// ledger. `read` is (records, honeytokens, source) of a read.
+    pub(crate) async fn log_event(
+        &self,
+        now: i64,
+        actor: &str,
+        action: &str,
+        receipt: Option<ReceiptNumber>,
+        detail: &str,
+        read: (u64, u64, Option<&str>),
+    ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query(
-            "INSERT INTO access_log (at, actor, action, receipt_year, receipt_seq, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO access_log (at, actor, action, receipt_year, receipt_seq, detail, records, honeytokens, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(now)
         .bind(actor)
@@ -220,9 +247,11 @@ impl DeskStore {
         .bind(receipt.map(|r| r.year))
         .bind(receipt.map(|r| r.seq))
         .bind(detail)
+        .bind(read.0 as i64)
+        .bind(read.1 as i64)
+        .bind(read.2)
         .execute(&mut *tx)
         .await?;
-        // The same event, numbered, for the counter's ledger.
         let seq: i64 = sqlx::query("UPDATE event_sequence SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq")
             .fetch_one(&mut *tx)
             .await?

@@ -166,6 +166,35 @@ impl SyncClient {
         }
     }
 
+    /// Plants `per_form` synthetic applicants in each of the tenant's
+    /// current forms (the last step of the key ceremony; docs/watch.md)
+    /// and remembers their numbers. Returns how many were planted.
+    pub async fn plant_honeytokens(&self, keys: &KeyRing, store: &DeskStore, per_form: u32) -> Result<u64> {
+        let current: counter::sync::CurrentForms =
+            self.signed(keys, reqwest::Method::GET, "/api/desk/v1/forms", Vec::new()).await?;
+        let mut planted = 0;
+        for form in &current.forms {
+            self.ensure_form(keys, store, &form.form_id, form.version).await?;
+            let text = store.form(&form.form_id, form.version).await?.unwrap_or_default();
+            let def = forms::FormDefinition::parse(&text).map_err(|e| DeskError::BadRecord {
+                receipt: format!("form {} v{}", form.form_id, form.version),
+                reason: format!("the counter's definition does not parse: {e}"),
+            })?;
+            for _ in 0..per_form {
+                let submission = crate::honeytoken::synthetic_applicant(&def, &current.region, &mut rand::thread_rng());
+                let body = serde_json::to_vec(&counter::sync::Plant { submission })
+                    .map_err(|e| DeskError::Counter(e.to_string()))?;
+                let answer: counter::sync::Planted =
+                    self.signed(keys, reqwest::Method::POST, "/api/desk/v1/plant", body).await?;
+                let receipt = ReceiptNumber::parse(&answer.receipt)
+                    .ok_or_else(|| DeskError::Counter(format!("plant: unreadable receipt {:?}", answer.receipt)))?;
+                store.add_honeytoken(receipt).await?;
+                planted += 1;
+            }
+        }
+        Ok(planted)
+    }
+
     /// Pushes status changes (no content, only state) to the counter.
     pub async fn push_status(&self, keys: &KeyRing, push: &StatusPush) -> Result<u64> {
         let body = serde_json::to_vec(push).map_err(|e| DeskError::Counter(e.to_string()))?;

@@ -25,6 +25,7 @@ use crate::keyring::KeyRing;
 use crate::staff::{LoginRefused, Staff};
 use crate::store::DeskStore;
 use crate::sync::SyncClient;
+use crate::watching::{ReadAttempt, ReadWatch, Verdict};
 use crate::work::{allowed_next, RecordFilter};
 use crate::DeskError;
 use counter::request::{self, cookie, random_hex};
@@ -48,6 +49,13 @@ pub struct DeskSettings {
     /// The unit of the growing wait after failed sign-ins
     /// (`identity::delay_after`).
     pub sign_in_delay_unit: Duration,
+    /// The watch's limits for this tenant's staff (docs/watch.md).
+    pub watch: watch::Thresholds,
+    /// Synthetic applicants to plant per form once the desk first syncs
+    /// and has none (the key ceremony's last step). 0: plant none.
+    pub honeytokens_per_form: u32,
+    /// For drills only: the watch's rules read the time from this file.
+    pub watch_clock: Option<std::path::PathBuf>,
 }
 
 impl Default for DeskSettings {
@@ -58,6 +66,9 @@ impl Default for DeskSettings {
             session_absolute: Duration::from_secs(12 * 3600),
             sync_interval: Duration::from_secs(60),
             sign_in_delay_unit: Duration::from_secs(1),
+            watch: watch::Thresholds::default(),
+            honeytokens_per_form: 0,
+            watch_clock: None,
         }
     }
 }
@@ -68,6 +79,7 @@ pub struct DeskApp {
     client: SyncClient,
     settings: DeskSettings,
     env: Environment<'static>,
+    watch: ReadWatch,
 }
 
 impl DeskApp {
@@ -81,12 +93,42 @@ impl DeskApp {
             ("record.html", include_str!("templates/record.html")),
             ("sessions.html", include_str!("templates/sessions.html")),
             ("staff.html", include_str!("templates/staff.html")),
+            ("frozen.html", include_str!("templates/frozen.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");
             }
         }
-        Arc::new(DeskApp { store, keys, client, settings, env })
+        let watch = ReadWatch::new(&keys.tenant, settings.watch.clone(), settings.watch_clock.clone());
+        Arc::new(DeskApp { store, keys, client, settings, env, watch })
+    }
+
+    /// The rules over staff reads (replay the access log into them at start).
+    pub fn watch(&self) -> &ReadWatch {
+        &self.watch
+    }
+
+    /// Shows a read to the watch; on a freeze, tells the counter's ledger
+    /// at once (it mails and calls the webhook) rather than at the next sync.
+    async fn watched(self: &Arc<Self>, read: &ReadAttempt<'_>) -> crate::Result<Verdict> {
+        let verdict = self.watch.check(&self.store, read).await?;
+        if verdict == Verdict::Frozen {
+            let app = Arc::clone(self);
+            tokio::spawn(async move {
+                if let Err(err) = app.client.push_events(&app.keys, &app.store).await {
+                    tracing::warn!(error = %err, "could not report a freeze to the counter yet; the next sync will");
+                }
+            });
+        }
+        Ok(verdict)
+    }
+
+    /// The page a frozen member sees, with their session cookie cleared.
+    fn frozen_page(&self, lang: Lang) -> Response {
+        let mut response = self.render("frozen.html", base(self, lang, None));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        response.headers_mut().insert(header::SET_COOKIE, session_cookie(self, "", 0));
+        response
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -110,6 +152,7 @@ impl DeskApp {
             .route("/sync", post(sync_now))
             .route("/staff", get(staff_page).post(add_staff))
             .route("/staff/{login}/unlock", post(unlock_staff))
+            .route("/staff/{login}/unfreeze", post(unfreeze_staff))
             .route("/assets/style.css", get(|| async { css(counter::STYLE_CSS) }))
             .route("/assets/desk.css", get(|| async { css(include_str!("assets/desk.css")) }))
             .route_layer(axum::middleware::from_fn_with_state(Arc::clone(self), guard))
@@ -154,12 +197,30 @@ impl DeskApp {
 
     /// Syncs every `sync_interval` until the process ends.
     pub async fn keep_in_sync(self: Arc<Self>) {
+        let mut planted = self.settings.honeytokens_per_form == 0;
         loop {
-            if let Err(err) = self.sync_once().await {
-                tracing::warn!(error = %err, "sync with the counter failed; will retry");
+            match self.sync_once().await {
+                Ok(_) if !planted => match self.plant_if_none().await {
+                    Ok(n) => {
+                        planted = true;
+                        if n > 0 {
+                            tracing::info!(planted = n, "synthetic applicants planted for the watch");
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not plant synthetic applicants; will retry"),
+                },
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "sync with the counter failed; will retry"),
             }
             tokio::time::sleep(self.settings.sync_interval).await;
         }
+    }
+
+    async fn plant_if_none(&self) -> crate::Result<u64> {
+        if self.store.honeytoken_count().await? > 0 {
+            return Ok(0);
+        }
+        self.client.plant_honeytokens(&self.keys, &self.store, self.settings.honeytokens_per_form).await
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Response {
@@ -202,6 +263,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/staff", Access::Can(Action::ManageStaff)),
     ("POST", "/staff", Access::Can(Action::ManageStaff)),
     ("POST", "/staff/{login}/unlock", Access::Can(Action::ManageStaff)),
+    ("POST", "/staff/{login}/unfreeze", Access::Can(Action::ManageStaff)),
     ("POST", "/sessions/end-all", Access::SignedIn),
     ("POST", "/logout", Access::SignedIn),
 ];
@@ -244,6 +306,11 @@ async fn guard(State(app): Shared, mut req: axum::extract::Request, next: axum::
         }
         let token = pre.clone().unwrap_or_else(|| random_hex(16));
         req.extensions_mut().insert(PreCsrf(token.clone()));
+        let source = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_canonical().to_string());
+        req.extensions_mut().insert(Source(source));
         let mut response = next.run(req).await;
         if pre.is_none() && session.is_none() {
             if let Some(value) = request::pre_token_cookie(PRE_COOKIE, &token, "/", app.settings.secure_cookies) {
@@ -320,6 +387,11 @@ macro_rules! signed_in {
         }
     };
 }
+
+/// The address a request came from (for the watch), when the server
+/// knows it.
+#[derive(Clone)]
+struct Source(Option<String>);
 
 /// The double-submit CSRF token of forms shown before sign-in (the guard
 /// sets its cookie and checks it on POST).
@@ -407,6 +479,7 @@ async fn login(
             response.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, &id, max_age));
             Ok(response)
         }
+        Err(LoginRefused::Frozen) => Ok(app.frozen_page(lang)),
         Err(refused) => {
             let ctx = context! {
                 ..base_anonymous(&app, lang, &pre),
@@ -624,6 +697,7 @@ fn parse_receipt(text: &str) -> Option<ReceiptNumber> {
 
 async fn record_page(
     State(app): Shared,
+    Extension(source): Extension<Source>,
     headers: HeaderMap,
     Path(receipt): Path<String>,
 ) -> Result<Response, WebError> {
@@ -632,10 +706,22 @@ async fn record_page(
     let Some(receipt) = parse_receipt(&receipt) else {
         return Ok((StatusCode::NOT_FOUND, "not found").into_response());
     };
-    // Reading is logged inside read_record, with who read it.
-    let Some((record, payload)) = app.store.read_record(&app.keys, receipt, &session.staff.login).await? else {
+    let Some((record, payload)) = app.store.open_record(&app.keys, receipt).await? else {
         return Ok((StatusCode::NOT_FOUND, "not found").into_response());
     };
+    // Logged and shown to the watch before anything of it is shown.
+    let read = ReadAttempt {
+        login: &session.staff.login,
+        action: "view",
+        receipt: Some(receipt),
+        records: 1,
+        honeytokens: u64::from(app.store.is_honeytoken(receipt).await?),
+        source: source.0.as_deref(),
+        detail: "",
+    };
+    if app.watched(&read).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(lang));
+    }
     let definition = app.store.form(&record.form_id, record.form_version).await?.unwrap_or_default();
     let def = FormDefinition::parse(&definition).map_err(|e| DeskError::Setup(format!("form definition: {e}")))?;
     let submission: Option<forms::Submission> = serde_json::from_value(payload).ok();
@@ -793,9 +879,15 @@ struct ExportQuery {
 }
 
 /// Streams a form's records as CSV, a page of records at a time, so a
-/// large export never sits whole in memory. The export is logged with who
-/// made it and how many records it held.
-async fn export(State(app): Shared, headers: HeaderMap, Query(q): Query<ExportQuery>) -> Result<Response, WebError> {
+/// large export never sits whole in memory. Before the first byte the
+/// export is logged with who made it and how many records it holds, and
+/// shown to the watch: a freeze sends nothing.
+async fn export(
+    State(app): Shared,
+    Extension(source): Extension<Source>,
+    headers: HeaderMap,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, WebError> {
     let session = signed_in!(app, headers);
     let encoding = q.encoding.as_deref().and_then(CsvEncoding::from_param).unwrap_or_default();
     // The labels of the newest version this desk knows.
@@ -803,32 +895,41 @@ async fn export(State(app): Shared, headers: HeaderMap, Query(q): Query<ExportQu
         return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
     };
     let def = FormDefinition::parse(&definition).map_err(|e| DeskError::Setup(format!("form definition: {e}")))?;
+    let (records, upto) = app.store.export_extent(&q.form).await?;
+    let detail = format!("form {} · {} · ", q.form, encoding.param());
+    let read = ReadAttempt {
+        login: &session.staff.login,
+        action: "export",
+        receipt: None,
+        records,
+        honeytokens: 0,
+        source: source.0.as_deref(),
+        detail: &detail,
+    };
+    if app.watched(&read).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(session.lang));
+    }
     let mut csv = CsvExport::new(&def, encoding, session.lang);
     let header_bytes = csv.header();
-    let actor = session.staff.login.clone();
-    let form_id = q.form.clone();
     struct Cursor {
         app: Arc<DeskApp>,
         csv: CsvExport,
         after: ReceiptNumber,
+        upto: ReceiptNumber,
         done: bool,
         form_id: String,
-        actor: String,
     }
-    let state = Cursor { app: Arc::clone(&app), csv, after: ReceiptNumber::START, done: false, form_id, actor };
+    let state =
+        Cursor { app: Arc::clone(&app), csv, after: ReceiptNumber::START, upto, done: false, form_id: q.form.clone() };
     let rows = futures::stream::unfold(state, |mut st| async move {
         if st.done {
             return None;
         }
-        let page = match st.app.store.export_page(&st.form_id, st.after, 500).await {
+        let page = match st.app.store.export_page(&st.form_id, st.after, st.upto, 500).await {
             Ok(page) => page,
             Err(err) => return Some((Err(std::io::Error::other(err.to_string())), Cursor { done: true, ..st })),
         };
         if page.is_empty() {
-            let detail = format!("form {} · {} records · {}", st.form_id, st.csv.rows(), st.csv.encoding().param());
-            if let Err(err) = st.app.store.log_access(&st.actor, "export", None, &detail).await {
-                tracing::error!(error = %err, "could not log an export");
-            }
             return None;
         }
         let mut chunk = Vec::with_capacity(page.len() * 256);
@@ -878,12 +979,18 @@ async fn render_staff(
         .map(|s| {
             context! {
                 login => s.login, name => s.display_name, role => s.role.as_str(), enrolled => s.enrolled,
-                locked => s.locked, failures => s.failures,
+                locked => s.locked, failures => s.failures, frozen => s.frozen,
             }
         })
         .collect();
+    let mut frozen = Vec::new();
+    for member in app.store.all_staff().await?.into_iter().filter(|s| s.frozen) {
+        if let Some(freeze) = app.store.freeze_of(&member.login).await? {
+            frozen.push(context! { login => member.login, at => format_jst(freeze.at), reason => freeze.reason });
+        }
+    }
     let roles: Vec<&str> = Role::ALL.iter().filter(|r| r.is_per_tenant()).map(|r| r.as_str()).collect();
-    let ctx = context! { ..base(app, session.lang, Some(session)), ..context! { members, roles, outcome } };
+    let ctx = context! { ..base(app, session.lang, Some(session)), ..context! { members, roles, outcome, frozen } };
     Ok(app.render("staff.html", ctx))
 }
 
@@ -924,4 +1031,33 @@ async fn unlock_staff(State(app): Shared, headers: HeaderMap, Path(login): Path<
         return Ok((StatusCode::NOT_FOUND, "not found").into_response());
     }
     Ok(Redirect::to("/staff").into_response())
+}
+
+/// Lifts a freeze after review: the tenant admin confirms with a fresh
+/// code from their own authenticator and says what the review found; the
+/// lift is logged for the counter's ledger with both.
+async fn unfreeze_staff(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let get = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
+    let note = forms::nfkc(get("note"));
+    let outcome = if note.is_empty() {
+        context! { error => "review_note_missing" }
+    } else if !app.store.check_totp(&app.keys, &session.staff.login, get("totp")).await? {
+        context! { error => "step_up_failed" }
+    } else if app.store.unfreeze_staff(&login, &session.staff.login, &note).await? {
+        context! { unfrozen => login }
+    } else {
+        return Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    };
+    let failed = outcome.get_attr("error").map(|e| !e.is_undefined()).unwrap_or(false);
+    let mut response = render_staff(&app, &session, Some(outcome)).await?;
+    if failed {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
 }

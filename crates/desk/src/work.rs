@@ -82,6 +82,7 @@ impl DeskStore {
              WHERE ($1 IS NULL OR form_id = $1) AND ($2 IS NULL OR status = $2)
                AND ($3 IS NULL OR received_at >= $3) AND ($4 IS NULL OR received_at < $4)
                AND ($5 IS NULL OR assigned_to = $5)
+               AND NOT EXISTS (SELECT 1 FROM honeytokens h WHERE h.receipt_year = records.receipt_year AND h.receipt_seq = records.receipt_seq)
              ORDER BY receipt_year DESC, receipt_seq DESC LIMIT $6 OFFSET $7",
         )
         .bind(&filter.form_id)
@@ -109,7 +110,11 @@ impl DeskStore {
 
     /// (form id, number of records) for the inbox's form list.
     pub async fn form_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT form_id, COUNT(*) AS n FROM records GROUP BY form_id ORDER BY form_id")
+        let rows = sqlx::query(
+            "SELECT form_id, COUNT(*) AS n FROM records
+             WHERE NOT EXISTS (SELECT 1 FROM honeytokens h WHERE h.receipt_year = records.receipt_year AND h.receipt_seq = records.receipt_seq)
+             GROUP BY form_id ORDER BY form_id",
+        )
             .fetch_all(self.db())
             .await?;
         rows.iter().map(|r| Ok((r.try_get("form_id")?, r.try_get("n")?))).collect()
@@ -294,18 +299,45 @@ impl DeskStore {
         Ok(())
     }
 
-    /// A form's records after `after` in 到達番号 order, for streaming an export.
-    pub async fn export_page(&self, form_id: &str, after: ReceiptNumber, limit: i64) -> Result<Vec<StoredRecord>> {
+    /// What an export of a form started now holds: (records, the last
+    /// 到達番号). The export streams only up to that number, so what the
+    /// watch was shown before the first byte is what leaves.
+    pub async fn export_extent(&self, form_id: &str) -> Result<(u64, ReceiptNumber)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(receipt_year * 100000000 + receipt_seq) AS last FROM records WHERE form_id = $1
+               AND NOT EXISTS (SELECT 1 FROM honeytokens h WHERE h.receipt_year = records.receipt_year AND h.receipt_seq = records.receipt_seq)",
+        )
+        .bind(form_id)
+        .fetch_one(self.db())
+        .await?;
+        let last: Option<i64> = row.try_get("last")?;
+        let last = last.map(|n| ReceiptNumber { year: n / 100_000_000, seq: n % 100_000_000 });
+        Ok((row.try_get::<i64, _>("n")? as u64, last.unwrap_or(ReceiptNumber::START)))
+    }
+
+    /// A form's records after `after` and up to `upto` in 到達番号 order,
+    /// for streaming an export.
+    pub async fn export_page(
+        &self,
+        form_id: &str,
+        after: ReceiptNumber,
+        upto: ReceiptNumber,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>> {
         let rows = sqlx::query(
             "SELECT receipt_year, receipt_seq, form_id, form_version, key_id, record_sha256, sealed, payload, received_at,
                status, message_key, assigned_to FROM records WHERE form_id = $1
                AND (receipt_year > $2 OR (receipt_year = $2 AND receipt_seq > $3))
+               AND (receipt_year < $5 OR (receipt_year = $5 AND receipt_seq <= $6))
+               AND NOT EXISTS (SELECT 1 FROM honeytokens h WHERE h.receipt_year = records.receipt_year AND h.receipt_seq = records.receipt_seq)
              ORDER BY receipt_year, receipt_seq LIMIT $4",
         )
         .bind(form_id)
         .bind(after.year)
         .bind(after.seq)
         .bind(limit)
+        .bind(upto.year)
+        .bind(upto.seq)
         .fetch_all(self.db())
         .await?;
         rows.iter().map(crate::store::record_from_row).collect()

@@ -121,6 +121,135 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     shield: ShieldArgs,
+
+    #[command(flatten)]
+    integrity: IntegrityArgs,
+
+    #[command(flatten)]
+    watch: WatchArgs,
+}
+
+/// Where the watch's alerts go besides each tenant's own contacts
+/// (`madoguchi tenant security`), and its limits (docs/watch.md). Per-tenant
+/// limits go in the configuration file: `[watch_tenants.aoba-city]
+/// burst_records = 300`; defaults under `[watch]`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The operator's mailboxes for every alert of every tenant (comma
+    /// separated). Needs --smtp.
+    #[arg(long, env = "MADOGUCHI_ALERT_MAIL", value_name = "ADDRESSES")]
+    alert_mail: Option<String>,
+    /// The operator's webhook (https://…), called with every alert as JSON.
+    #[arg(long, env = "MADOGUCHI_ALERT_WEBHOOK", value_name = "URL")]
+    alert_webhook: Option<String>,
+    /// After alerts went out, wait this long before the next mail or call:
+    /// a storm of alerts becomes one digest. Default: 30
+    #[arg(long, env = "MADOGUCHI_ALERT_QUIET_SECS", value_name = "SECONDS")]
+    alert_quiet_secs: Option<u64>,
+    /// For drills only: the watch's rules read the time (unix seconds)
+    /// from this file instead of the clock, so simulated days pass in
+    /// minutes. Never set it in production.
+    #[arg(long, env = "MADOGUCHI_WATCH_CLOCK", value_name = "FILE", hide = true)]
+    watch_clock: Option<PathBuf>,
+}
+
+/// What `serve` resolved for the watch and its alerts.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub alert_mail: Vec<String>,
+    pub alert_webhook: Option<String>,
+    pub alert_quiet_secs: u64,
+    pub clock: Option<PathBuf>,
+    pub defaults: watch::Thresholds,
+    pub tenants: std::collections::HashMap<String, watch::Thresholds>,
+}
+
+impl WatchArgs {
+    fn resolve(self, file: &ConfigFile) -> anyhow::Result<WatchConfig> {
+        let alert_mail: Vec<String> = self
+            .alert_mail
+            .or(file.alert_mail.clone())
+            .unwrap_or_default()
+            .split(',')
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        for address in &alert_mail {
+            if address.parse::<lettre::Address>().is_err() {
+                bail!("alert_mail: {address:?} is not an e-mail address");
+            }
+        }
+        let alert_webhook = self.alert_webhook.or(file.alert_webhook.clone());
+        if let Some(url) = &alert_webhook {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("alert_webhook: {url:?} is not an http(s) URL");
+            }
+        }
+        Ok(WatchConfig {
+            alert_mail,
+            alert_webhook,
+            alert_quiet_secs: self.alert_quiet_secs.or(file.alert_quiet_secs).unwrap_or(30),
+            clock: self.watch_clock,
+            defaults: file.watch.clone().unwrap_or_default(),
+            tenants: file.watch_tenants.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// The self-check against the manifest signed at release
+/// (docs/integrity.md). Set these in the service unit rather than in the
+/// configuration file: whoever can edit that file could remove them.
+#[derive(Debug, Args)]
+pub struct IntegrityArgs {
+    /// The manifest from `madoguchi integrity sign`: the binary and the
+    /// --config file are checked against it at start and every
+    /// --integrity-every seconds. Needs --integrity-public-key.
+    #[arg(long, env = "MADOGUCHI_INTEGRITY_MANIFEST", value_name = "FILE")]
+    integrity_manifest: Option<PathBuf>,
+    /// The release public key (`.pub` from `madoguchi integrity keygen`).
+    #[arg(long, env = "MADOGUCHI_INTEGRITY_PUBLIC_KEY", value_name = "FILE")]
+    integrity_public_key: Option<PathBuf>,
+    /// On a mismatch, answer every request with a 503 page (an alert is
+    /// raised either way). Default: false
+    #[arg(long, env = "MADOGUCHI_INTEGRITY_REFUSE", value_name = "BOOL")]
+    integrity_refuse: Option<bool>,
+    /// Seconds between checks. Default: 300
+    #[arg(long, env = "MADOGUCHI_INTEGRITY_EVERY", value_name = "SECONDS")]
+    integrity_every: Option<u64>,
+}
+
+impl IntegrityArgs {
+    fn resolve(self, file: &ConfigFile) -> anyhow::Result<Option<crate::integrity::IntegritySettings>> {
+        let manifest = self.integrity_manifest.or(file.integrity_manifest.clone());
+        let public_key = self.integrity_public_key.or(file.integrity_public_key.clone());
+        let refuse = self.integrity_refuse.or(file.integrity_refuse);
+        let every = self.integrity_every.or(file.integrity_every);
+        let (manifest, public_key) = match (manifest, public_key) {
+            (Some(manifest), Some(public_key)) => (manifest, public_key),
+            (Some(_), None) => {
+                bail!("integrity_manifest: needs integrity_public_key too (the release key that signed it)")
+            }
+            (None, Some(_)) => bail!("integrity_public_key: needs integrity_manifest too (what it checks)"),
+            (None, None) => {
+                if refuse == Some(true) {
+                    bail!("integrity_refuse: needs integrity_manifest and integrity_public_key");
+                }
+                if every.is_some() {
+                    bail!("integrity_every: needs integrity_manifest and integrity_public_key");
+                }
+                return Ok(None);
+            }
+        };
+        if every == Some(0) {
+            bail!("integrity_every: must be at least 1 second");
+        }
+        Ok(Some(crate::integrity::IntegritySettings {
+            manifest,
+            public_key,
+            refuse: refuse.unwrap_or(false),
+            every: std::time::Duration::from_secs(every.unwrap_or(300)),
+        }))
+    }
 }
 
 /// The shield's settings (see docs/shield.md). Per-tenant shares go in the
@@ -268,6 +397,15 @@ struct ConfigFile {
     shield_concurrency: Option<String>,
     metrics_from: Option<String>,
     shield_tenants: Option<std::collections::HashMap<String, TenantShareFile>>,
+    integrity_manifest: Option<PathBuf>,
+    integrity_public_key: Option<PathBuf>,
+    integrity_refuse: Option<bool>,
+    integrity_every: Option<u64>,
+    alert_mail: Option<String>,
+    alert_webhook: Option<String>,
+    alert_quiet_secs: Option<u64>,
+    watch: Option<watch::Thresholds>,
+    watch_tenants: Option<std::collections::HashMap<String, watch::Thresholds>>,
 }
 
 /// The key that signs ledger checkpoints, and the log's name.
@@ -411,11 +549,19 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub shield: Option<shield::ShieldConfig>,
     pub metrics_from: Vec<std::net::IpAddr>,
+    /// The --config file (flag or MADOGUCHI_CONFIG), if any.
+    pub config_file: Option<PathBuf>,
+    /// The self-check against the release manifest, when configured.
+    pub integrity: Option<crate::integrity::IntegritySettings>,
+    pub watch: WatchConfig,
 }
 
 impl ServeConfig {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<ServeConfig> {
+        let config_file = args.store.config.clone();
         let (file, store) = args.store.resolve()?;
+        let integrity = args.integrity.resolve(&file)?;
+        let watch = args.watch.resolve(&file)?;
         let draft_ttl_secs = args.draft_ttl_secs.or(file.draft_ttl_secs);
         if draft_ttl_secs == Some(0) {
             bail!("draft_ttl_secs: must be at least 1 second");
@@ -435,6 +581,9 @@ impl ServeConfig {
         Ok(ServeConfig {
             shield,
             metrics_from,
+            config_file,
+            integrity,
+            watch,
             smtp,
             mail_from: args.mail_from.or(file.mail_from).unwrap_or_else(|| "madoguchi@localhost".into()),
             public_url: args.public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}")),
@@ -536,5 +685,35 @@ mod tests {
         assert!(err.contains("database"), "{err}");
         assert!(resolve(&["--draft-ttl-secs", "0"]).is_err());
         assert!(resolve(&["--listen", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn the_integrity_check_needs_both_the_manifest_and_the_key() {
+        let config = resolve(&[]).unwrap();
+        assert!(config.integrity.is_none() && config.config_file.is_none());
+        let err = format!("{:#}", resolve(&["--integrity-manifest", "m"]).unwrap_err());
+        assert!(err.contains("integrity_public_key"), "{err}");
+        let err = format!("{:#}", resolve(&["--integrity-public-key", "k"]).unwrap_err());
+        assert!(err.contains("integrity_manifest"), "{err}");
+        let err = format!("{:#}", resolve(&["--integrity-refuse", "true"]).unwrap_err());
+        assert!(err.contains("integrity_refuse"), "{err}");
+        let both = ["--integrity-manifest", "m", "--integrity-public-key", "k"];
+        let config = resolve(&both).unwrap();
+        let integrity = config.integrity.unwrap();
+        assert_eq!((integrity.refuse, integrity.every.as_secs()), (false, 300));
+        assert!(resolve(&[&both[..], &["--integrity-every", "0"]].concat()).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("madoguchi.toml");
+        std::fs::write(
+            &file,
+            "integrity_manifest = \"/etc/m\"\nintegrity_public_key = \"/etc/k\"\nintegrity_refuse = true\n",
+        )
+        .unwrap();
+        let config = resolve(&["--config", file.to_str().unwrap(), "--integrity-every", "2"]).unwrap();
+        assert_eq!(config.config_file.as_deref(), Some(file.as_path()));
+        let integrity = config.integrity.unwrap();
+        assert_eq!((integrity.refuse, integrity.every.as_secs()), (true, 2));
+        assert_eq!(integrity.manifest, PathBuf::from("/etc/m"));
     }
 }

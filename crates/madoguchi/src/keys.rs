@@ -131,6 +131,16 @@ pub enum DeskCommand {
         #[arg(long, value_name = "DIR")]
         export_dir: Option<PathBuf>,
     },
+    /// Plant synthetic applicants (honeytokens) in each of the tenant's
+    /// forms: the key ceremony's last step, once the counter knows this
+    /// desk. `desk serve` plants them by itself when there are none.
+    PlantHoneytokens {
+        /// How many per form.
+        #[arg(long, default_value_t = 2)]
+        per_form: u32,
+        #[command(flatten)]
+        desk: DeskDirArgs,
+    },
     /// Pull every new sealed record from the counter, open it and store it
     /// (encrypted at rest), then push pending status changes. Safe to
     /// interrupt and run again.
@@ -186,6 +196,14 @@ pub enum DeskCommand {
         /// the third failure 2, 4, 8 … units; the tenth locks the account.
         #[arg(long, env = "MADOGUCHI_SIGN_IN_DELAY_UNIT_MS", default_value_t = 1000)]
         sign_in_delay_unit_ms: u64,
+        /// Synthetic applicants to plant per form when the desk has none
+        /// yet (docs/watch.md). 0 plants none.
+        #[arg(long, env = "MADOGUCHI_DESK_HONEYTOKENS_PER_FORM", default_value_t = 2)]
+        honeytokens_per_form: u32,
+        /// For drills only: the watch's rules read the time (unix seconds)
+        /// from this file, so simulated days pass in minutes.
+        #[arg(long, env = "MADOGUCHI_WATCH_CLOCK", value_name = "FILE", hide = true)]
+        watch_clock: Option<PathBuf>,
     },
 }
 
@@ -196,6 +214,10 @@ struct DeskConfig {
     tenant: String,
     desk_id: String,
     counter_url: String,
+    /// The watch's limits for this desk's staff (docs/watch.md); defaults
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watch: Option<watch::Thresholds>,
     /// The desk's own database. Default: sqlite in the desk directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     database: Option<String>,
@@ -359,12 +381,21 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
                 tenant: tenant.clone(),
                 desk_id: desk_id.clone(),
                 counter_url,
+                watch: None,
                 database: None,
                 counter_ca: None,
             };
             let path = desk.desk_dir.join("desk.toml");
             std::fs::write(&path, toml::to_string(&config)?).with_context(|| format!("writing {}", path.display()))?;
             print_outcome(&format!("Created desk {desk_id} for tenant {tenant}."), &outcome);
+        }
+        DeskCommand::PlantHoneytokens { per_form, desk } => {
+            let (config, ring, store) = open_desk(&desk).await?;
+            let planted = config.client()?.plant_honeytokens(&ring, &store, per_form).await?;
+            println!(
+                "planted {planted} synthetic applicants; this desk now knows {} (kept out of every list and export)",
+                store.honeytoken_count().await?
+            );
         }
         DeskCommand::Sync { desk } => {
             let (config, ring, store) = open_desk(&desk).await?;
@@ -397,22 +428,37 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             }
             println!("Unlocked {login} (by {by}).");
         }
-        DeskCommand::Serve { desk, listen, sync_secs, secure_cookies, sign_in_delay_unit_ms } => {
+        DeskCommand::Serve {
+            desk,
+            listen,
+            sync_secs,
+            secure_cookies,
+            sign_in_delay_unit_ms,
+            honeytokens_per_form,
+            watch_clock,
+        } => {
             let (config, ring, store) = open_desk(&desk).await?;
             let settings = desk::web::DeskSettings {
                 secure_cookies,
+                honeytokens_per_form,
+                watch_clock,
+                watch: config.watch.clone().unwrap_or_default(),
                 sign_in_delay_unit: std::time::Duration::from_millis(sign_in_delay_unit_ms),
                 sync_interval: std::time::Duration::from_secs(sync_secs.max(1)),
                 ..Default::default()
             };
-            let app = desk::web::DeskApp::new(store, ring, config.client()?, settings);
+            let app = desk::web::DeskApp::new(store.clone(), ring, config.client()?, settings);
+            let remembered = app.watch().replay(&store).await.context("replaying the access log into the watch")?;
+            tracing::info!(reads = remembered, "the watch remembers the last weeks of staff reads");
             tokio::spawn(std::sync::Arc::clone(&app).keep_in_sync());
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
             let local = listener.local_addr()?;
             tracing::info!(address = %local, tenant = %config.tenant, desk = %config.desk_id, "desk serving");
             println!("madoguchi desk: http://{local}/");
-            axum::serve(listener, app.router()).with_graceful_shutdown(crate::shutdown_signal()).await?;
+            // The peer address goes to the watch with every read.
+            let service = app.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).with_graceful_shutdown(crate::shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -9,6 +9,7 @@
 mod admin_cmd;
 mod backup_cmd;
 mod config;
+mod integrity;
 mod keys;
 mod ledger_cmd;
 mod tenant_cmd;
@@ -66,6 +67,11 @@ enum Command {
     /// Drills an operator schedules: `drill restore`.
     #[command(subcommand)]
     Drill(backup_cmd::DrillCommand),
+    /// The release manifest: make the signing key, sign the binary and
+    /// configuration at release, check them (the counter also checks
+    /// itself with `serve --integrity-manifest`).
+    #[command(subcommand)]
+    Integrity(integrity::IntegrityCommand),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
         Command::Tenant(command) => run_async(tenant_cmd::run(command)),
         Command::Backup(command) => return backup_cmd::run_backup(command),
         Command::Drill(command) => return backup_cmd::run_drill(command),
+        Command::Integrity(command) => return integrity::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,6 +162,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     let store = config.store.open().await?;
+    // Before the first request: with --integrity-refuse a failed check
+    // still starts the counter (so operators see it answer), but behind
+    // the 503 page from the first request on.
+    let integrity_gate = counter::integrity::IntegrityGate::default();
+    if let Some(settings) = &config.integrity {
+        let mut watch = integrity::Watch::new(
+            settings.clone(),
+            config.config_file.as_deref(),
+            store.clone(),
+            integrity_gate.clone(),
+        )?;
+        if !watch.check().await && settings.refuse {
+            tracing::error!("the integrity check failed at start: serving only the 503 page");
+        }
+        tokio::spawn(watch.run());
+    }
     if config.demo {
         counter::demo::seed(&store, &config.store.data_dir.join("desk-keys"))
             .await
@@ -178,6 +201,21 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
     };
     if let Some(notifier) = &notifier {
         tokio::spawn(std::sync::Arc::clone(notifier).run(store.clone(), std::time::Duration::from_secs(2)));
+    }
+    // The watch's alerts go on by mail and webhook from the ledger.
+    let alert_smtp = config.smtp.as_ref().map(|(host, port)| (host.as_str(), *port, config.mail_from.as_str()));
+    if config.smtp.is_none() && !config.watch.alert_mail.is_empty() {
+        anyhow::bail!("alert_mail: needs smtp (the relay that sends it)");
+    }
+    let alerts = counter::alerts::AlertDispatcher::new(
+        alert_smtp,
+        config.watch.alert_mail.clone(),
+        config.watch.alert_webhook.clone(),
+        std::time::Duration::from_secs(config.watch.alert_quiet_secs),
+    )?;
+    tokio::spawn(alerts.run(store.clone()));
+    if config.watch.clock.is_some() {
+        tracing::warn!("the watch reads its time from --watch-clock: for drills only");
     }
     let signer = config.ledger.signer()?;
     let ledger_vkey = Some(signer.verifier().to_vkey());
@@ -210,6 +248,10 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         notifier,
         hsts: config.hsts,
         draft_ttl: std::time::Duration::from_secs(config.draft_ttl_secs),
+        integrity: integrity_gate,
+        watch: config.watch.defaults.clone(),
+        watch_tenants: config.watch.tenants.clone(),
+        watch_clock: config.watch.clock.clone(),
         ..Default::default()
     };
     let counter = counter::Counter::new(store, &token_key, settings).context("setting up the counter")?;

@@ -44,6 +44,20 @@ pub enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Where the watch's alerts for this tenant go: its security contacts
+    /// (role mailboxes, 情報セキュリティ担当) and a webhook. Replaces what
+    /// was set; with neither option, shows it.
+    Security {
+        tenant: String,
+        /// A mailbox for alerts (repeat for more).
+        #[arg(long = "contact", value_name = "ADDRESS")]
+        contacts: Vec<String>,
+        /// A URL called with every batch of alerts as JSON.
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
@@ -63,6 +77,35 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             store.isolate_tenant(&tenant, &notice_ja, &notice_en, "operator:cli").await?;
             println!(
                 "{tenant}: isolated; its residents see the notice and its desks are refused (all nodes within 5 s)"
+            );
+            Ok(())
+        }
+        TenantCommand::Security { tenant, contacts, webhook, store } => {
+            let store = store.into_config()?.open().await?;
+            if store.tenant(&tenant).await?.is_none() {
+                bail!("no tenant {tenant:?}");
+            }
+            if contacts.is_empty() && webhook.is_none() {
+                let set = store.security_contacts(&tenant).await?;
+                println!("{tenant}: contacts {:?}, webhook {:?}", set.mail, set.webhook);
+                return Ok(());
+            }
+            for address in &contacts {
+                if address.parse::<lettre::Address>().is_err() {
+                    bail!("--contact {address:?} is not an e-mail address");
+                }
+            }
+            if let Some(url) = &webhook {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    bail!("--webhook {url:?} is not an http(s) URL");
+                }
+            }
+            let set = store::SecurityContacts { mail: contacts, webhook };
+            store.set_security_contacts(&tenant, &set, "operator:cli").await?;
+            println!(
+                "{tenant}: alerts go to {} mailbox(es){}",
+                set.mail.len(),
+                if set.webhook.is_some() { " and the webhook" } else { "" }
             );
             Ok(())
         }

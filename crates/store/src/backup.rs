@@ -61,6 +61,7 @@ pub const TABLES: &[&str] = &[
     "staff_passkeys",
     "staff_sessions",
     "staff_ceremonies",
+    "alert_dispatch",
 ];
 
 /// Where a long operation has got to; the command shows bars.

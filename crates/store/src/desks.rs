@@ -89,6 +89,51 @@ impl Store {
         .transpose()
     }
 
+    /// A tenant's desks, by id.
+    pub async fn tenant_desks(&self, tenant: &str) -> Result<Vec<Desk>> {
+        let rows = sqlx::query(
+            "SELECT desk_id, tenant_id, public_key, fingerprint, suspended_at FROM desks WHERE tenant_id = $1 ORDER BY desk_id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Desk {
+                    desk_id: row.try_get("desk_id")?,
+                    tenant_id: row.try_get("tenant_id")?,
+                    public_key: row.try_get("public_key")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Lifts the suspension of a desk key after review; the ledger keeps
+    /// who lifted it, from where, and what the review found.
+    pub async fn resume_desk(&self, desk_id: &str, by: &crate::Actor, note: &str) -> Result<bool> {
+        let Some(desk) = self.desk(desk_id).await? else { return Ok(false) };
+        let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
+        let done = sqlx::query("UPDATE desks SET suspended_at = NULL WHERE desk_id = $1 AND suspended_at IS NOT NULL")
+            .bind(desk_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let event = by.event(
+            ledger::EventKind::AdminAction,
+            Some(&desk.tenant_id),
+            Some(&format!("desk:{desk_id}")),
+            &format!("desk key resumed after review: {note}"),
+        );
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
+        Ok(true)
+    }
+
     /// Suspends (or re-enables) a desk's key: a suspended desk is refused.
     pub async fn set_desk_suspended(&self, desk_id: &str, suspended: bool) -> Result<bool> {
         let done = sqlx::query("UPDATE desks SET suspended_at = $2 WHERE desk_id = $1")

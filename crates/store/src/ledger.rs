@@ -57,7 +57,7 @@ fn hash_from_hex(text: &str) -> Option<Hash> {
     bytes.try_into().ok()
 }
 
-fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<std::result::Result<LedgerEntry, LedgerFault>> {
+pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<std::result::Result<LedgerEntry, LedgerFault>> {
     let index: i64 = row.try_get("leaf_index")?;
     let kind: String = row.try_get("kind")?;
     let Ok(kind) = EventKind::parse(&kind) else {

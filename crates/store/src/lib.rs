@@ -13,6 +13,7 @@
 //! so only [`seal::SealedRecord`]s are written. Nothing here logs values.
 #![forbid(unsafe_code)]
 
+mod alerts;
 pub mod backup;
 mod db;
 mod desks;
@@ -27,6 +28,7 @@ mod tenants;
 mod vault;
 
 pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFilter, LedgerReport};
+pub use alerts::SecurityContacts;
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};

@@ -501,6 +501,27 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Freezes a console account for the watch: locked (a tenant admin or
+    /// operator lifts it with "unlock" after review, logged) and every
+    /// session ended, with the reason as an alert leaf, in one transaction.
+    pub async fn freeze_staff_account(&self, login: &str, reason: &str) -> Result<()> {
+        let account = self.staff_account(login).await?;
+        let mut tx = self.db.begin().await?;
+        let mut journal = crate::journal::Journal::default();
+        sqlx::query("UPDATE staff_accounts SET locked = 1 WHERE login = $1").bind(login).execute(&mut *tx).await?;
+        let ended = sqlx::query("DELETE FROM staff_sessions WHERE login = $1").bind(login).execute(&mut *tx).await?;
+        let event = crate::ledger::event(
+            EventKind::Alert,
+            "system:watch",
+            account.as_ref().and_then(|a| home_tenant(&a.grants)),
+            Some(&format!("staff:{login}")),
+            &format!("frozen: {reason} · {} session(s) ended, account locked", ended.rows_affected()),
+        );
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.commit(&self.vault, tx).await?;
+        Ok(())
+    }
+
     /// The short id of a session cookie (see [`StaffSession::short_id`]).
     pub fn short_session_id(cookie: &str) -> String {
         sha256_hex(cookie.as_bytes()).chars().take(8).collect()

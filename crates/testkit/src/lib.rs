@@ -10,9 +10,11 @@
 //! of a shipped crate.
 #![forbid(unsafe_code)]
 
+pub mod desk;
 pub mod drill;
 pub mod residents;
 mod smtp;
+pub mod theft;
 
 pub use smtp::{ReceivedMail, SmtpSink};
 

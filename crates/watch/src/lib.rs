@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+pub mod workload;
+
 /// One read of submission data, as the counter or the desk saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Read {
@@ -40,7 +42,7 @@ pub struct Read {
 /// The limits, per tenant (defaults in [`Thresholds::default`]; the
 /// reasoning is in docs/watch.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Burst: more than `burst_records` records within `burst_window_secs`.
     pub burst_records: u64,
@@ -53,8 +55,14 @@ pub struct Thresholds {
     pub daily_floor: u64,
     /// Without `baseline_min_days` days of history, `daily_floor` alone.
     pub baseline_min_days: i64,
+    /// Low-and-slow over a week: the last 7 days' records above
+    /// 7·mean + `baseline_sigmas`·σ·√7 of the daily totals, and above
+    /// `weekly_floor` (a thief staying under the daily limit every day).
+    pub weekly_floor: u64,
     /// Many sources: more than this many networks (/24, /64) in a day.
     pub max_networks_per_day: usize,
+    /// …or more than this many distinct addresses in 7 days.
+    pub max_addresses_per_week: usize,
     /// Off-hours: more than `night_records` records between `night_from`
     /// and `night_to` o'clock, Japan time.
     pub night_from: u8,
@@ -71,7 +79,9 @@ impl Default for Thresholds {
             baseline_sigmas: 3.0,
             daily_floor: 150,
             baseline_min_days: 7,
+            weekly_floor: 500,
             max_networks_per_day: 4,
+            max_addresses_per_week: 12,
             night_from: 22,
             night_to: 6,
             night_records: 30,
@@ -86,7 +96,9 @@ pub enum Finding {
     Honeytoken { records: u64 },
     Burst { records: u64, window_secs: i64 },
     LowAndSlow { today: u64, limit: u64 },
+    SlowWeek { week: u64, limit: u64 },
     ManyNetworks { networks: usize },
+    ManyAddresses { addresses: usize },
     Night { records: u64 },
 }
 
@@ -102,7 +114,9 @@ impl Finding {
             Finding::Honeytoken { .. } => "honeytoken",
             Finding::Burst { .. } => "burst",
             Finding::LowAndSlow { .. } => "low_and_slow",
+            Finding::SlowWeek { .. } => "slow_week",
             Finding::ManyNetworks { .. } => "many_networks",
+            Finding::ManyAddresses { .. } => "many_addresses",
             Finding::Night { .. } => "night",
         }
     }
@@ -116,7 +130,11 @@ impl std::fmt::Display for Finding {
             Finding::LowAndSlow { today, limit } => {
                 write!(f, "{today} records today, above its baseline limit {limit}")
             }
+            Finding::SlowWeek { week, limit } => {
+                write!(f, "{week} records in 7 days, above its baseline limit {limit}")
+            }
             Finding::ManyNetworks { networks } => write!(f, "used from {networks} networks today"),
+            Finding::ManyAddresses { addresses } => write!(f, "used from {addresses} addresses in 7 days"),
             Finding::Night { records } => write!(f, "{records} records read at night"),
         }
     }
@@ -157,6 +175,8 @@ struct Principal {
     /// Records per day (JST), the last `baseline_days` and today.
     daily: BTreeMap<i64, u64>,
     networks: HashMap<i64, HashSet<String>>,
+    /// Day each address was last seen, for the 7-day count.
+    addresses: HashMap<String, i64>,
     night: HashMap<i64, u64>,
     /// Rules already reported today, so one finding is raised once a day.
     reported: HashSet<(i64, &'static str)>,
@@ -221,19 +241,28 @@ impl Watch {
         let today_total = state.daily.get(&today).copied().unwrap_or(0);
         let first_day = state.daily.keys().next().copied().unwrap_or(today);
         let history_days = today - first_day;
-        let limit = if history_days >= limits.baseline_min_days {
+        let (limit, week_limit) = if history_days >= limits.baseline_min_days {
             // Days without reads count as zero.
             let days = history_days.min(limits.baseline_days) as f64;
             let past: Vec<f64> =
                 (today - days as i64..today).map(|d| state.daily.get(&d).copied().unwrap_or(0) as f64).collect();
             let mean = past.iter().sum::<f64>() / days;
-            let variance = past.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / days;
-            ((mean + limits.baseline_sigmas * variance.sqrt()).ceil() as u64).max(limits.daily_floor)
+            let sigma = (past.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / days).sqrt();
+            // Seven independent days: mean 7μ, deviation σ√7.
+            let week = 7.0 * mean + limits.baseline_sigmas * sigma * 7f64.sqrt();
+            (
+                ((mean + limits.baseline_sigmas * sigma).ceil() as u64).max(limits.daily_floor),
+                (week.ceil() as u64).max(limits.weekly_floor),
+            )
         } else {
-            limits.daily_floor
+            (limits.daily_floor, limits.weekly_floor)
         };
         if today_total > limit {
             found.push(Finding::LowAndSlow { today: today_total, limit });
+        }
+        let week_total: u64 = state.daily.range(today - 6..=today).map(|(_, n)| n).sum();
+        if week_total > week_limit && today_total <= limit {
+            found.push(Finding::SlowWeek { week: week_total, limit: week_limit });
         }
 
         // One account from many networks.
@@ -242,6 +271,11 @@ impl Watch {
             networks.insert(network_of(source));
             if networks.len() > limits.max_networks_per_day {
                 found.push(Finding::ManyNetworks { networks: networks.len() });
+            }
+            state.addresses.insert(source.clone(), today);
+            state.addresses.retain(|_, day| *day > today - 7);
+            if state.addresses.len() > limits.max_addresses_per_week {
+                found.push(Finding::ManyAddresses { addresses: state.addresses.len() });
             }
         }
 
@@ -367,6 +401,48 @@ mod tests {
     }
 
     #[test]
+    fn a_thief_staying_under_the_daily_limit_is_caught_by_the_week() {
+        let mut watch = Watch::default();
+        let mut taken = 0;
+        'days: for day in 0..14 {
+            // 90 records a day in chunks of 10 over office hours.
+            for chunk in 0..9 {
+                taken += 10;
+                let found =
+                    watch.observe(&read("desk:aoba-desk1", MONDAY_9AM + day * DAY + chunk * 1800, 10, "10.0.0.9"));
+                if let Some(f) = found.first() {
+                    assert!(matches!(f, Finding::SlowWeek { .. }) && f.freezes(), "{f:?}");
+                    break 'days;
+                }
+            }
+        }
+        assert!(taken <= 510, "caught after {taken} records");
+    }
+
+    #[test]
+    fn one_key_from_many_addresses_in_a_week_is_caught_and_a_few_are_not() {
+        let mut watch = Watch::default();
+        // A clerk moving between a few PCs all week: no finding.
+        for day in 0..7 {
+            for pc in 0..4 {
+                let source = format!("10.1.0.{}", 10 + pc);
+                assert!(watch.observe(&read("staff:sato", MONDAY_9AM + day * DAY + pc * 600, 2, &source)).is_empty());
+            }
+        }
+        // A stolen key from 20 addresses in one /24, a few a day.
+        let mut found = Vec::new();
+        for n in 0..20 {
+            let source = format!("192.0.2.{}", 100 + n);
+            found = watch.observe(&read("desk:stolen", MONDAY_9AM + (n / 3) * DAY + n * 60, 5, &source));
+            if !found.is_empty() {
+                assert_eq!(n, 12, "the 13th address in a week");
+                break;
+            }
+        }
+        assert_eq!(found, vec![Finding::ManyAddresses { addresses: 13 }]);
+    }
+
+    #[test]
     fn bulk_reading_at_night_raises_an_alert_that_does_not_freeze() {
         let mut watch = Watch::default();
         let night = MONDAY_9AM + 14 * 3600; // 23:00
@@ -396,63 +472,13 @@ mod tests {
     fn a_month_of_normal_work_raises_at_most_one_alert_per_tenant_per_week() {
         let mut watch = Watch::default();
         let mut alerts: HashMap<String, u32> = HashMap::new();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
         let tenants = ["aoba-city", "sakura-town", "kawabe-village", "demo-town-01", "demo-town-02"];
-        for day in 0..35i64 {
-            let weekday = day % 7;
-            if weekday >= 5 {
-                continue;
+        for read in workload::normal_work(&tenants, 35, MONDAY_9AM - 9 * 3600, 0x2545_f491_4f6c_dd1d) {
+            let found = watch.observe(&read);
+            for f in &found {
+                eprintln!("{} {}: {f}", read.at, read.tenant);
             }
-            let busy = if weekday == 0 || day % 30 >= 27 { 2 } else { 1 };
-            for (t, tenant) in tenants.iter().enumerate() {
-                let hall = format!("10.{t}.1.{}", 10 + next(40));
-                let mut reads = Vec::new();
-                for clerk in 0..(2 + t % 3) {
-                    let principal = format!("staff:{tenant}-clerk{clerk}");
-                    let opened = busy * (20 + next(40));
-                    for _ in 0..opened {
-                        // 8:30–17:15 without the lunch hour, some overtime.
-                        let mut minute = 510 + next(525) as i64;
-                        if (720..780).contains(&minute) {
-                            minute += 60;
-                        }
-                        if next(20) == 0 {
-                            minute = 1035 + next(120) as i64;
-                        }
-                        reads.push((day * DAY + minute * 60, principal.clone(), 1));
-                    }
-                    if next(10) == 0 {
-                        // An export of the day's applications.
-                        reads.push((day * DAY + 16 * 3600 + next(1800) as i64, principal.clone(), 20 + next(60)));
-                    }
-                }
-                for slot in 0..(9 * 12) {
-                    let at = day * DAY + 8 * 3600 + slot * 300;
-                    // New records only: nothing counted, the network is.
-                    reads.push((at, format!("desk:{tenant}-desk1"), 0));
-                }
-                reads.sort();
-                for (offset, principal, records) in reads {
-                    let found = watch.observe(&Read {
-                        principal,
-                        tenant: (*tenant).into(),
-                        records,
-                        source: Some(hall.clone()),
-                        at: MONDAY_9AM - 9 * 3600 + offset,
-                        honeytokens: 0,
-                    });
-                    for f in &found {
-                        eprintln!("day {day} {tenant}: {f}");
-                    }
-                    *alerts.entry((*tenant).into()).or_default() += found.len() as u32;
-                }
-            }
+            *alerts.entry(read.tenant.clone()).or_default() += found.len() as u32;
         }
         eprintln!("alerts in five weeks of normal work: {alerts:?}");
         for tenant in tenants {

@@ -48,6 +48,18 @@ pub(crate) fn new_enrolment_code() -> (String, String) {
     (code, hash)
 }
 
+/// Whether `code` is a TOTP code of `login`'s authenticator not used
+/// before (the step is spent): for sign-in, and to confirm an action.
+pub(crate) async fn fresh_totp(counter: &Counter, login: &str, code: &str, now_secs: u64) -> Result<bool, PageError> {
+    let secrets = counter.store.staff_secrets(login).await?.ok_or(PageError::Internal)?;
+    let secret = secrets.totp_sealed.as_deref().and_then(|s| counter.tokens.open(&totp_purpose(login), s).ok());
+    let step = secret.and_then(|secret| identity::totp_step(&secret, code, now_secs));
+    Ok(match step {
+        Some(step) => counter.store.spend_totp_step(login, step as i64).await?,
+        None => false,
+    })
+}
+
 fn totp_purpose(login: &str) -> String {
     format!("staff-totp {login}")
 }
@@ -173,13 +185,7 @@ pub(crate) async fn second(
     }
     let digits: String = forms::nfkc(code).chars().filter(|c| !c.is_whitespace()).collect();
     let method = if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let secrets = counter.store.staff_secrets(&login).await?.ok_or(PageError::Internal)?;
-        let secret = secrets.totp_sealed.as_deref().and_then(|s| counter.tokens.open(&totp_purpose(&login), s).ok());
-        let step = secret.and_then(|secret| identity::totp_step(&secret, code, (now / 1000) as u64));
-        match step {
-            Some(step) if counter.store.spend_totp_step(&login, step as i64).await? => Some("TOTP"),
-            _ => None,
-        }
+        fresh_totp(&counter, &login, code, (now / 1000) as u64).await?.then_some("TOTP")
     } else if counter.store.spend_recovery_code(&login, &identity::recovery_code_hash(code)).await? {
         Some("recovery code")
     } else {

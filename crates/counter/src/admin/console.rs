@@ -272,11 +272,22 @@ async fn staff_page(
         Some(_) => Role::ALL.iter().filter(|r| r.is_per_tenant()).map(|r| r.as_str()).collect(),
         None => vec![Role::Operator.as_str()],
     };
+    let desks: Vec<_> = match tenant {
+        Some(t) => counter
+            .store
+            .tenant_desks(&t.id)
+            .await?
+            .into_iter()
+            .map(|d| context! { id => d.desk_id, fingerprint => d.fingerprint, suspended => d.suspended })
+            .collect(),
+        None => Vec::new(),
+    };
     counter.admin_pages.render_status(
         visitor,
         status,
         "admin/staff.html",
         context! {
+            desks => desks,
             tenant => tenant.map(|t| context! { id => t.id.clone(), name => tenant_name(t, visitor.lang) }),
             members => staff_rows(accounts, (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
             roles => roles, outcome => outcome,
@@ -375,6 +386,36 @@ pub(crate) async fn unlock(
     Ok(Redirect::to(&format!("/admin/t/{tenant}/staff")).into_response())
 }
 
+/// Lifts a desk key's suspension (by the watch) after review: a note of
+/// what the review found and a fresh code from the admin's own
+/// authenticator; both the lift and the note go in the ledger.
+pub(crate) async fn resume_desk(
+    Extension(visitor): Extension<Visitor>,
+    State(counter): Shared,
+    Path((tenant, desk_id)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    let tenant = tenant_of(&counter, &tenant).await?;
+    let desk = counter.store.desk(&desk_id).await?.filter(|d| d.tenant_id == tenant.id).ok_or(PageError::NotFound)?;
+    let login = visitor.staff.as_ref().map(|s| s.account.login.clone()).ok_or(PageError::NotFound)?;
+    let note = forms::nfkc(fields.get("note").trim());
+    let outcome = if note.is_empty() {
+        context! { desk_error => "review_note_missing" }
+    } else if !super::auth::fresh_totp(&counter, &login, fields.get("totp"), now() as u64).await? {
+        context! { desk_error => "step_up_failed" }
+    } else if counter.store.resume_desk(&desk.desk_id, &visitor.actor(), &note).await? {
+        context! { desk_resumed => desk.desk_id }
+    } else {
+        context! { desk_error => "desk_not_suspended" }
+    };
+    let status = if outcome.get_attr("desk_error").map(|e| e.is_undefined()).unwrap_or(true) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    staff_page(&counter, &visitor, Some(&tenant), Some(outcome), status).await
+}
+
 /// A new enrolment code: for a lost authenticator. Second factors and
 /// sessions of the account end.
 pub(crate) async fn reset(
@@ -434,6 +475,20 @@ pub(crate) async fn submissions(
             ]
         })
         .collect();
+    // Every read of submission data is in the ledger with who, how many and
+    // from where. Receipt data is not content: the rules count no records
+    // here, only the networks and addresses the account is used from.
+    if let Some(staff) = &visitor.staff {
+        let login = staff.account.login.as_str();
+        let detail = format!("receipt data of {} submissions (console)", rows.len());
+        let mut read = store::event(EventKind::RecordView, &format!("staff:{login}"), Some(&tenant.id), None, &detail);
+        read.source = visitor.source.clone();
+        counter.store.record_event(&read).await?;
+        let reader = crate::watching::Reader::Staff { login };
+        if crate::watching::observe(&counter, reader, &tenant.id, 0, visitor.source.as_deref()).await? {
+            return Ok(frozen_page());
+        }
+    }
     table(
         &counter,
         &visitor,
@@ -442,6 +497,15 @@ pub(crate) async fn submissions(
         &["receipt_number", "form_title", "status", "received_at", "ledger_index", "record_hash"],
         rows,
     )
+}
+
+/// What a console account frozen by the watch sees.
+fn frozen_page() -> Response {
+    let body = "<!doctype html><html lang=\"ja\"><meta charset=\"utf-8\"><title>一時停止 / Suspended</title>\
+        <h1>このアカウントは一時停止されました / This account has been suspended</h1>\
+        <p>通常とは異なる使い方が検知されたため、安全のため停止し、すべてのサインインを終了しました。情報セキュリティ担当者に通知されています。管理者の確認後に再開できます。</p>\
+        <p lang=\"en\">Use unlike normal work was detected, so the account was suspended and signed out everywhere; the security contacts were told. An administrator can lift it after review.</p></html>";
+    (StatusCode::FORBIDDEN, axum::response::Html(body)).into_response()
 }
 
 fn table(

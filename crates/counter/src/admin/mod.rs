@@ -71,6 +71,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/t/{tenant}/staff", Access::Can(Action::ManageStaff)),
     ("POST", "/admin/t/{tenant}/staff/{login}/unlock", Access::Can(Action::ManageStaff)),
     ("POST", "/admin/t/{tenant}/staff/{login}/reset", Access::Can(Action::ManageStaff)),
+    ("POST", "/admin/t/{tenant}/desks/{desk}/resume", Access::Can(Action::ManageStaff)),
     ("GET", "/admin/t/{tenant}/forms", Access::Can(Action::ManageForms)),
     ("GET", "/admin/t/{tenant}/submissions", Access::Can(Action::ViewSubmissions)),
     ("GET", "/admin/t/{tenant}/ledger", Access::Can(Action::ViewLedger)),
@@ -112,6 +113,7 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/t/{tenant}/staff", get(console::staff).post(console::create_staff))
         .route("/admin/t/{tenant}/staff/{login}/unlock", post(console::unlock))
         .route("/admin/t/{tenant}/staff/{login}/reset", post(console::reset))
+        .route("/admin/t/{tenant}/desks/{desk}/resume", post(console::resume_desk))
         .route("/admin/t/{tenant}/forms", get(console::forms))
         .route("/admin/t/{tenant}/submissions", get(console::submissions))
         .route("/admin/t/{tenant}/ledger", get(console::ledger))

@@ -214,7 +214,7 @@ async fn create_account(admin: &mut Browser, tenant: &str, login: &str, role: &s
     element_text(&page.body, "enrolment-code").unwrap_or_else(|| panic!("no enrolment code: {}", page.body))
 }
 
-async fn sign_in_staff(counter: &TestCounter, code: &str, login: &str) -> (Browser, Enrolled) {
+pub(crate) async fn sign_in_staff(counter: &TestCounter, code: &str, login: &str) -> (Browser, Enrolled) {
     let mut browser = Browser::new(counter);
     let enrolled = enrol(&mut browser, login, code).await;
     // A recovery code, so accounts enrolled within one TOTP step sign in at once.
@@ -345,6 +345,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/t/{tenant}/staff", "operator tenant-admin"),
     ("POST", "/admin/t/{tenant}/staff/{login}/unlock", "operator tenant-admin"),
     ("POST", "/admin/t/{tenant}/staff/{login}/reset", "operator tenant-admin"),
+    ("POST", "/admin/t/{tenant}/desks/{desk}/resume", "operator tenant-admin"),
     ("GET", "/admin/t/{tenant}/forms", "tenant-admin form-admin"),
     ("GET", "/admin/t/{tenant}/submissions", "tenant-admin processor"),
     // The ledger holds no personal data; the operator reads all of it.

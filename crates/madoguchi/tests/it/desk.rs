@@ -2,81 +2,17 @@
 //! opening on the desk, status back to the resident.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use store::ReceiptNumber;
 use testkit::{Engine, TestCounter};
 
 use crate::{apply, element_text, madoguchi, on_both_engines, post_form, start, water_start_answers};
-
-const PASSPHRASE: &str = "correct horse battery staple 窓口";
-
-/// A desk directory set up by the real commands, registered at `counter`.
-pub(crate) struct TestDesk {
-    dir: tempfile::TempDir,
-    desk_id: String,
-}
-
-impl TestDesk {
-    pub(crate) fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(madoguchi());
-        command
-            .args(args)
-            .arg("--desk-dir")
-            .arg(self.path())
-            .env("MADOGUCHI_PASSPHRASE", PASSPHRASE)
-            .env("MADOGUCHI_KDF", "insecure-test")
-            .env_remove("MADOGUCHI_CONFIG");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().expect("run madoguchi");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    pub(crate) fn sync(&self) -> String {
-        self.run(&["desk", "sync"])
-    }
-
-    pub(crate) fn unlock(&self) -> desk::KeyRing {
-        desk::KeyRing::unlock(&self.path().join("keys"), PASSPHRASE).expect("unlock")
-    }
-
-    pub(crate) async fn store(&self) -> desk::DeskStore {
-        desk::DeskStore::open(&format!("sqlite://{}", self.path().join("desk.sqlite").display()))
-            .await
-            .expect("desk store")
-    }
-}
-
-fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(extension))
-        .collect()
-}
+pub(crate) use testkit::desk::{files_with_extension, DeskServer, TestDesk, PASSPHRASE};
 
 /// Runs the ceremony for `tenant` and imports both public keys at the counter.
 pub(crate) fn set_up_desk(counter: &TestCounter, tenant: &str) -> TestDesk {
-    let desk = TestDesk { dir: tempfile::tempdir().unwrap(), desk_id: format!("{tenant}-desk1") };
-    let printed = desk.run(&["keys", "init", "--tenant", tenant]);
-    assert!(printed.contains("fingerprint"), "{printed}");
-    desk.run(&["desk", "init", "--tenant", tenant, "--desk-id", &desk.desk_id, "--counter-url", &counter.url]);
-    let mut exported = files_with_extension(desk.path(), ".public-key");
-    exported.extend(files_with_extension(desk.path(), ".desk-key"));
-    assert_eq!(exported.len(), 2);
-    let mut args = vec![std::ffi::OsStr::new("keys"), std::ffi::OsStr::new("import")];
-    args.extend(exported.iter().map(|p| p.as_os_str()));
-    crate::operator_command(counter, &args);
-    desk
+    TestDesk::set_up(madoguchi(), counter, tenant)
 }
 
 on_both_engines!(a_desk_syncs_opens_and_its_status_reaches_the_resident);
@@ -226,63 +162,6 @@ async fn a_desk_killed_during_a_sync_of_10000_records_ends_with_each_exactly_onc
     assert!(payload.to_string().contains("\"n\""));
 }
 
-/// A running `madoguchi desk serve`.
-pub struct DeskServer {
-    pub url: String,
-    child: tokio::process::Child,
-}
-
-impl DeskServer {
-    /// The desk process's peak resident memory so far, in KiB (VmHWM).
-    pub fn peak_memory_kib(&self) -> u64 {
-        let pid = self.child.id().expect("running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM")
-    }
-}
-
-impl TestDesk {
-    pub(crate) async fn serve(&self) -> DeskServer {
-        self.serve_with(&[]).await
-    }
-
-    pub(crate) async fn serve_with(&self, extra: &[&str]) -> DeskServer {
-        use tokio::io::AsyncBufReadExt;
-        let mut args = vec!["desk", "serve", "--listen", "127.0.0.1:0", "--sync-secs", "1"];
-        args.extend_from_slice(extra);
-        let mut command = tokio::process::Command::from(self.command(&args));
-        let mut child = command.stdout(std::process::Stdio::piped()).kill_on_drop(true).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let url = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("madoguchi desk: ") {
-                    return url.trim_end_matches('/').to_owned();
-                }
-            }
-            panic!("the desk did not start")
-        })
-        .await
-        .unwrap();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        DeskServer { url, child }
-    }
-
-    /// Creates a staff account with the real command and returns its code.
-    pub(crate) fn add_staff(&self, login: &str, name: &str) -> String {
-        self.add_staff_as(login, name, "processor")
-    }
-
-    pub(crate) fn add_staff_as(&self, login: &str, name: &str, role: &str) -> String {
-        let printed = self.run(&["desk", "add-staff", "--login", login, "--name", name, "--role", role]);
-        printed.lines().last().unwrap().trim().to_owned()
-    }
-}
-
 /// A TOTP code for `secret` (base32) at unix time `at`. Tests take one
 /// `now_secs()` and derive every code from it, so a 30-second step boundary
 /// passing mid-test cannot turn "the same code again" into a fresh one.
@@ -298,25 +177,35 @@ pub fn now_secs() -> u64 {
 
 /// A staff member's browser-less session on the desk.
 pub(crate) struct StaffSession {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) cookie: String,
+    pub(crate) password: String,
+    pub(crate) totp_secret: String,
+    /// When enrolment began: its code was this step's, sign-in the next.
+    pub(crate) t0: u64,
 }
 
 impl StaffSession {
-    async fn get(&self, path: &str) -> (reqwest::StatusCode, String) {
+    /// A session from a cookie alone (no sign-in details).
+    pub(crate) fn bare(http: reqwest::Client, base: String, cookie: String) -> StaffSession {
+        let (password, totp_secret) = (String::new(), String::new());
+        StaffSession { http, base, cookie, password, totp_secret, t0: 0 }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> (reqwest::StatusCode, String) {
         let r = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
         let status = r.status();
         (status, r.text().await.unwrap())
     }
 
-    async fn get_bytes(&self, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
+    pub(crate) async fn get_bytes(&self, path: &str) -> (reqwest::StatusCode, Vec<u8>) {
         let r = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
         let status = r.status();
         (status, r.bytes().await.unwrap().to_vec())
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -330,14 +219,14 @@ impl StaffSession {
     }
 
     /// The CSRF token of a page the session can see.
-    async fn csrf(&self) -> String {
+    pub(crate) async fn csrf(&self) -> String {
         let (_, page) = self.get("/").await;
         crate::hidden_input(&page, "_csrf").expect("csrf token on the inbox")
     }
 }
 
 /// Enrols `login` (a processor) through the desk's pages and signs in.
-async fn enrol_and_sign_in(desk: &TestDesk, server: &DeskServer, login: &str) -> StaffSession {
+pub(crate) async fn enrol_and_sign_in(desk: &TestDesk, server: &DeskServer, login: &str) -> StaffSession {
     enrol_and_sign_in_as(desk, server, login, "processor").await
 }
 
@@ -384,7 +273,7 @@ pub(crate) async fn enrol_and_sign_in_as(
     }
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    StaffSession { http, base: server.url.clone(), cookie }
+    StaffSession { http, base: server.url.clone(), cookie, password: password.to_owned(), totp_secret: secret, t0 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,7 +378,7 @@ async fn staff_work_a_record_on_the_desk_and_the_resident_sees_the_result() {
 
 #[test]
 fn a_lost_passphrase_is_recovered_from_the_escrow_copy_with_the_recovery_secret() {
-    let desk = TestDesk { dir: tempfile::tempdir().unwrap(), desk_id: "x".into() };
+    let desk = TestDesk::empty(madoguchi(), "x");
     let escrow = tempfile::tempdir().unwrap();
     let printed =
         desk.run(&["keys", "init", "--tenant", "kawabe-village", "--escrow-dir", escrow.path().to_str().unwrap()]);
@@ -566,52 +455,14 @@ async fn an_export_of_100000_records_streams_in_bounded_memory() {
     const RECORDS: i64 = 100_000;
     let counter = start(Engine::Sqlite).await;
     let desk = set_up_desk(&counter, "aoba-city");
-    // Fill the desk's store as sync would, page by page.
-    let keys = desk.unlock();
     let store = desk.store().await;
-    store.put_form("water-start", 1, counter::demo::FORMS[0].1).await.unwrap();
-    let payload = serde_json::json!({"form_id": "water-start", "values": {
-        "applicant": {"Name": {"name": "山田 太郎", "kana": "ヤマダ タロウ"}},
-        "phone": {"Phone": "09012345678"},
-        "email": {"Email": "taro@example.jp"},
-        "property": {"Address": {"postal": "100-0001", "region": "みどり県青葉市", "line": "中央1-2-3 グリーンハイツ101"}},
-        "dwelling": {"Choice": "apartment"},
-        "start_date": {"Date": "2026-12-01"},
-        "payment": {"Choice": "transfer"},
-        "bank_name": {"Text": "みどり銀行"},
-        "notes": {"Text": "鍵は管理人室で受け取ります。"},
-        "consent": {"Consent": true}
-    }})
-    .to_string();
-    let message_key = seal::ResidentKeys::derive("ABCDEFGHJKLM", "0000-0000-0000").message_key();
-    for first in (1..=RECORDS).step_by(2000) {
-        let page: Vec<_> = (first..first + 2000)
-            .map(|seq| {
-                let receipt = ReceiptNumber { year: 2026, seq };
-                desk::testing::stored_record(
-                    &keys,
-                    receipt,
-                    "water-start",
-                    1_764_000_000,
-                    payload.as_bytes(),
-                    &message_key,
-                )
-            })
-            .collect();
-        store.store_page("aoba-city", &page, ReceiptNumber { year: 2026, seq: first + 1999 }).await.unwrap();
-    }
-
+    desk.fill_store("water-start", 0, 2026, RECORDS).await;
     // A small form too, exported first, so the desk's caches and buffers
     // have grown to their working size before the big export is measured.
-    store.put_form("staff-exam", 1, counter::demo::FORMS[2].1).await.unwrap();
-    let small: Vec<_> = (1..=500)
-        .map(|seq| {
-            let receipt = ReceiptNumber { year: 2027, seq };
-            desk::testing::stored_record(&keys, receipt, "staff-exam", 1_764_000_000, payload.as_bytes(), &message_key)
-        })
-        .collect();
-    store.store_page("aoba-city", &small, ReceiptNumber { year: 2027, seq: 500 }).await.unwrap();
+    desk.fill_store("staff-exam", 2, 2027, 500).await;
 
+    // A municipality that exports this much on purpose raises its limits.
+    desk.set_watch_limits("burst_records = 1000000\ndaily_floor = 1000000\nweekly_floor = 1000000");
     let server = desk.serve().await;
     let staff = enrol_and_sign_in(&desk, &server, "kato").await;
     let (status, _) = staff.get_bytes("/export?form=staff-exam&encoding=sjis").await;
@@ -774,6 +625,7 @@ const DESK_EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/staff", "tenant-admin"),
     ("POST", "/staff", "tenant-admin"),
     ("POST", "/staff/{login}/unlock", "tenant-admin"),
+    ("POST", "/staff/{login}/unfreeze", "tenant-admin"),
     // Last, as they end sessions.
     ("POST", "/sessions/end-all", "tenant-admin form-admin processor auditor"),
     ("POST", "/logout", "tenant-admin form-admin processor auditor"),
@@ -795,7 +647,7 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
         let (store, http, base, role) = (&store, http.clone(), server.url.clone(), role.to_owned());
         async move {
             let (id, _) = store.create_session(&format!("desk.{role}")).await.unwrap();
-            StaffSession { http, base, cookie: format!("madoguchi_desk={id}") }
+            StaffSession::bare(http, base, format!("madoguchi_desk={id}"))
         }
     };
     let mut sessions = BTreeMap::new();
@@ -805,7 +657,7 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
     // The anonymous visitor holds the pre-sign-in CSRF cookie of the login page.
     let login_page = http.get(format!("{}/login", server.url)).send().await.unwrap();
     let pre = login_page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    sessions.insert("anonymous", StaffSession { http: http.clone(), base: server.url.clone(), cookie: pre });
+    sessions.insert("anonymous", StaffSession::bare(http.clone(), server.url.clone(), pre));
 
     let mut listed: Vec<(&str, &str)> = desk::web::ROUTES.iter().map(|(m, p, _)| (*m, *p)).collect();
     let mut expected: Vec<(&str, &str)> = DESK_EXPECTED.iter().map(|(m, p, _)| (*m, *p)).collect();

@@ -49,6 +49,7 @@ fn record(f: &Fixture, seq: i64, form: &str) -> StoredRecord {
 }
 
 on_both_engines!(
+    a_frozen_account_loses_its_sessions_and_signs_in_again_only_after_a_logged_review,
     pages_are_stored_once_and_the_cursor_moves_with_them,
     the_workflow_keeps_history_and_queues_pushes,
     the_inbox_filters_by_form_status_date_and_assignee,
@@ -66,8 +67,22 @@ async fn pages_are_stored_once_and_the_cursor_moves_with_them(engine: Engine) {
     let (stored, payload) = f.store.read_record(&f.keys, receipt(2), "sato").await.unwrap().unwrap();
     assert_eq!((stored.receipt, payload["form_id"].as_str()), (receipt(2), Some("x")));
     assert!(f.store.access_log().await.unwrap().contains(&("sato".into(), "view".into(), Some(receipt(2)))));
-    let exported = f.store.export_page("water-start", receipt(1), 10).await.unwrap();
-    assert_eq!(exported.iter().map(|r| r.receipt).collect::<Vec<_>>(), vec![receipt(2), receipt(3)]);
+    let numbers = |records: Vec<desk::StoredRecord>| records.iter().map(|r| r.receipt).collect::<Vec<_>>();
+    assert_eq!(f.store.export_extent("water-start").await.unwrap(), (3, receipt(3)));
+    let exported = f.store.export_page("water-start", receipt(1), receipt(3), 10).await.unwrap();
+    assert_eq!(numbers(exported), vec![receipt(2), receipt(3)]);
+    let bounded = f.store.export_page("water-start", ReceiptNumber::START, receipt(2), 10).await.unwrap();
+    assert_eq!(numbers(bounded), vec![receipt(1), receipt(2)], "an export ends where it was counted");
+
+    // A planted synthetic applicant is in no list, count or export.
+    f.store.add_honeytoken(receipt(2)).await.unwrap();
+    assert!(f.store.is_honeytoken(receipt(2)).await.unwrap() && !f.store.is_honeytoken(receipt(3)).await.unwrap());
+    assert_eq!(f.store.export_extent("water-start").await.unwrap(), (2, receipt(3)));
+    let exported = f.store.export_page("water-start", ReceiptNumber::START, receipt(3), 10).await.unwrap();
+    assert_eq!(numbers(exported), vec![receipt(1), receipt(3)]);
+    let listed = f.store.list_records(&desk::work::RecordFilter::default(), 10, 0).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.receipt).collect::<Vec<_>>(), vec![receipt(3), receipt(1)]);
+    assert_eq!(f.store.form_counts().await.unwrap(), vec![("water-start".to_owned(), 2)]);
 }
 
 async fn the_workflow_keeps_history_and_queues_pushes(engine: Engine) {
@@ -151,4 +166,37 @@ async fn staff_sign_in_needs_password_and_a_fresh_totp_code_and_locks_after_fail
     }
     let locked = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 60), 0).await.unwrap();
     assert_eq!(locked.unwrap_err(), desk::staff::LoginRefused::Locked);
+}
+
+async fn a_frozen_account_loses_its_sessions_and_signs_in_again_only_after_a_logged_review(engine: Engine) {
+    let f = fixture(engine).await;
+    let code = f.store.add_staff("sato", "佐藤 次郎", identity::Role::Processor).await.unwrap();
+    let secret = f.store.begin_enrolment(&f.keys, "sato", &code, "long enough password").await.unwrap().unwrap();
+    let totp = desk::staff::totp(&secret, "sato", "aoba-city").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(f.store.finish_enrolment(&f.keys, "sato", &code, &totp.generate(now)).await.unwrap());
+    let (session, _) = f.store.create_session("sato").await.unwrap();
+
+    f.store.freeze_staff("sato", "burst: 400 records in 600 s").await.unwrap();
+    assert!(f.store.session(&session, 60, 3600).await.unwrap().is_none(), "its sessions end at once");
+    let freeze = f.store.freeze_of("sato").await.unwrap().expect("frozen");
+    assert_eq!(freeze.reason, "burst: 400 records in 600 s");
+    assert!(f.store.staff("sato").await.unwrap().unwrap().frozen);
+    // The right password and code tell the member plainly, and sign nothing in.
+    let refused = f.store.login(&f.keys, "sato", "long enough password", &totp.generate(now + 30), 0).await.unwrap();
+    assert_eq!(refused.unwrap_err(), desk::staff::LoginRefused::Frozen);
+
+    assert!(f.store.unfreeze_staff("sato", "yamada", "the export was the annual report").await.unwrap());
+    assert!(!f.store.unfreeze_staff("sato", "yamada", "again").await.unwrap(), "nothing left to lift");
+    assert!(!f.store.staff("sato").await.unwrap().unwrap().frozen);
+    let (session, _) = f.store.create_session("sato").await.unwrap();
+    assert!(f.store.session(&session, 60, 3600).await.unwrap().is_some(), "sessions work again");
+    let log = f.store.access_log().await.unwrap();
+    for (actor, action) in [("sato", "frozen"), ("sato", "login-refused"), ("yamada", "unfrozen")] {
+        assert!(log.iter().any(|(a, b, _)| a == actor && b == action), "{actor} {action} is logged");
+    }
+    // Each is also queued for the counter's ledger.
+    let events = f.store.pending_events(100).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "frozen" && e.detail.contains("burst")));
+    assert!(events.iter().any(|e| e.action == "unfrozen" && e.detail.contains("annual report")));
 }

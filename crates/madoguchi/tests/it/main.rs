@@ -10,6 +10,7 @@ mod desk;
 mod desk_store;
 mod durability;
 mod form_cli;
+mod integrity;
 mod isolation;
 mod ledger;
 mod privacy;

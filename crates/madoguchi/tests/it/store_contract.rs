@@ -18,6 +18,7 @@ on_both_engines!(
     the_vault_refuses_corrupt_objects,
     concurrent_submissions_share_commits_and_vault_segments,
     while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost,
+    alerts_go_on_once_from_one_node_at_a_time,
 );
 
 type Fixture = crate::TwoCities;
@@ -215,4 +216,35 @@ async fn while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is
     std::fs::rename(&moved, &segments).unwrap();
     let done = accept(&f, "city-a", "during").await;
     assert_eq!((done.receipt.seq, done.duplicate), (2, false), "no number was lost to the refusal");
+}
+
+async fn alerts_go_on_once_from_one_node_at_a_time(engine: Engine) {
+    let f = fixture(engine).await;
+    let alert = |detail: &str| store::event(ledger::EventKind::Alert, "system:watch", Some("city-a"), None, detail);
+    f.store.record_event(&alert("before the dispatcher first looked")).await.unwrap();
+    let first = f.store.claim_alerts("node-a", 60, 100).await.unwrap().expect("the lease is free");
+    assert_eq!(first.len(), 1);
+    f.store.alerts_dispatched("node-a", first[0].index).await.unwrap();
+
+    f.store.record_event(&alert("burst: 400 records in 600 s")).await.unwrap();
+    let login = store::event(ledger::EventKind::Login, "staff:sato", Some("city-a"), None, "");
+    f.store.record_event(&login).await.unwrap();
+    f.store.record_event(&alert("frozen: desk key suspended")).await.unwrap();
+    assert!(f.store.claim_alerts("node-b", 60, 100).await.unwrap().is_none(), "node-a holds the lease");
+    let batch = f.store.claim_alerts("node-a", 60, 100).await.unwrap().unwrap();
+    let details: Vec<&str> = batch.iter().map(|e| e.event.detail.as_str()).collect();
+    assert_eq!(details, ["burst: 400 records in 600 s", "frozen: desk key suspended"], "alerts only, in order");
+    f.store.alerts_dispatched("node-a", batch[1].index).await.unwrap();
+    assert!(f.store.claim_alerts("node-a", 60, 100).await.unwrap().unwrap().is_empty(), "each goes on once");
+    f.store.alerts_dispatched("node-b", 0).await.unwrap();
+    assert!(f.store.claim_alerts("node-a", 60, 100).await.unwrap().unwrap().is_empty(), "the cursor never goes back");
+
+    let contacts = store::SecurityContacts {
+        mail: vec!["joho@city.example.jp".into(), "cio@city.example.jp".into()],
+        webhook: Some("https://soc.example.jp/hook".into()),
+    };
+    f.store.set_security_contacts("city-a", &contacts, "operator:cli").await.unwrap();
+    assert_eq!(f.store.security_contacts("city-a").await.unwrap(), contacts);
+    assert_eq!(f.store.security_contacts("city-b").await.unwrap(), store::SecurityContacts::default());
+    assert!(f.store.set_security_contacts("nowhere", &contacts, "operator:cli").await.is_err());
 }
