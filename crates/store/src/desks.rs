@@ -331,11 +331,15 @@ impl Store {
                     change.status.as_str(),
                 );
                 crate::ledger::append(&mut tx, &mut journal, &event).await?;
-                // A mail for the resident, if they left an address.
+                // A mail for the resident, if they left an address, and at
+                // most a few a day: a desk (or a stolen desk key) flipping
+                // statuses cannot turn the counter into a mail bomb.
                 sqlx::query(
                     "INSERT INTO mail_outbox (tenant_id, receipt_year, receipt_seq, changed_at, status, created_at)
                      SELECT tenant_id, receipt_year, receipt_seq, $4, status, $5 FROM submissions
                      WHERE tenant_id = $1 AND receipt_year = $2 AND receipt_seq = $3 AND notify_address IS NOT NULL
+                       AND (SELECT COUNT(*) FROM mail_outbox m WHERE m.tenant_id = $1 AND m.receipt_year = $2
+                              AND m.receipt_seq = $3 AND m.created_at > $5 - 86400) < $6
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(tenant)
@@ -343,6 +347,7 @@ impl Store {
                 .bind(change.receipt.seq)
                 .bind(change.changed_at)
                 .bind(now_unix())
+                .bind(crate::outbox::MAILS_PER_SUBMISSION_PER_DAY)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -32,7 +32,7 @@ pub use alerts::SecurityContacts;
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
-pub use outbox::{address_binding, OutgoingMail, MAX_ATTEMPTS};
+pub use outbox::{address_binding, OutgoingMail, MAILS_PER_SUBMISSION_PER_DAY, MAX_ATTEMPTS};
 pub use staff::{Actor, StaffAccount, StaffSecrets, StaffSession, StoredPasskey};
 pub use submissions::{
     draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,

@@ -27,6 +27,10 @@ pub fn address_binding(tenant: &str, draft_sha256: &str) -> String {
     format!("{tenant}/{draft_sha256}")
 }
 
+/// Status mails to one resident for one submission in 24 hours; further
+/// changes that day show on the status page only.
+pub const MAILS_PER_SUBMISSION_PER_DAY: i64 = 6;
+
 impl Store {
     /// Claims up to `limit` unsent mails for `lease_secs` (so two counter
     /// nodes do not send the same mail) and returns them.

@@ -19,6 +19,7 @@ on_both_engines!(
     concurrent_submissions_share_commits_and_vault_segments,
     while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost,
     alerts_go_on_once_from_one_node_at_a_time,
+    status_mails_to_one_resident_are_capped_per_day,
 );
 
 type Fixture = crate::TwoCities;
@@ -247,4 +248,34 @@ async fn alerts_go_on_once_from_one_node_at_a_time(engine: Engine) {
     assert_eq!(f.store.security_contacts("city-a").await.unwrap(), contacts);
     assert_eq!(f.store.security_contacts("city-b").await.unwrap(), store::SecurityContacts::default());
     assert!(f.store.set_security_contacts("nowhere", &contacts, "operator:cli").await.is_err());
+}
+
+async fn status_mails_to_one_resident_are_capped_per_day(engine: Engine) {
+    let f = fixture(engine).await;
+    let public = f.keys.public.clone();
+    let mut with_address = intake("city-a", "draft-with-address");
+    with_address.notify_address = Some(b"an address sealed to the notification key");
+    let accepted = f
+        .store
+        .accept(&with_address, move |receipt| {
+            seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &receipt.to_string()), b"{}")
+        })
+        .await
+        .unwrap();
+    f.store.register_desk("desk-a", "city-a", "desk public key", "fp").await.unwrap();
+    let desk = f.store.desk("desk-a").await.unwrap().unwrap();
+    // A desk (or a stolen desk key) flips the status twenty times in a day.
+    let statuses = [store::SubmissionStatus::InReview, store::SubmissionStatus::Returned];
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for i in 0..20 {
+        let change = store::StatusChange {
+            receipt: accepted.receipt,
+            status: statuses[i % 2],
+            changed_at: now + i as i64,
+            message: None,
+        };
+        assert_eq!(f.store.apply_status_changes(&desk, &[change]).await.unwrap(), 1);
+    }
+    let (unsent, sent) = f.store.mail_counts().await.unwrap();
+    assert_eq!(unsent + sent, store::MAILS_PER_SUBMISSION_PER_DAY, "the rest show on the status page only");
 }
