@@ -182,6 +182,25 @@ impl Counter {
         &self.store
     }
 
+    /// Takes a submission in: sealed to `key`, bound to the intake's tenant,
+    /// form, version and 到達番号. The sealing runs in the store's committer
+    /// once the number is known; it owns what it needs, and the plaintext
+    /// is wiped when it is dropped.
+    pub(crate) async fn accept_sealed(
+        &self,
+        intake: &store::Intake<'_>,
+        key: seal::TenantPublicKey,
+        payload: zeroize::Zeroizing<Vec<u8>>,
+    ) -> Result<store::Acceptance, store::StoreError> {
+        let (tenant, form, version) = (intake.tenant.to_owned(), intake.form_id.to_owned(), intake.form_version);
+        self.store
+            .accept(intake, move |receipt| {
+                let binding = seal::RecordBinding::new(&tenant, &form, version, &receipt.to_string());
+                seal::seal(&key, &binding, &payload)
+            })
+            .await
+    }
+
     /// The time the watch's rules see (see [`watch_clock_now`]).
     pub(crate) fn watch_now(&self) -> i64 {
         watch_clock_now(self.settings.watch_clock.as_deref())

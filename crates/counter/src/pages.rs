@@ -619,16 +619,7 @@ async fn submit(
         inquiry_secret: &secret,
         notify_address: notify_address.as_deref(),
     };
-    // The sealing runs in the store's committer, once the number is known:
-    // it owns what it needs (the plaintext is wiped when it is dropped).
-    let (seal_tenant, seal_form, seal_version) = (tenant.id.clone(), draft.form_id.clone(), draft.form_version);
-    let accepted = counter
-        .store
-        .accept(&intake, move |receipt| {
-            let binding = seal::RecordBinding::new(&seal_tenant, &seal_form, seal_version, &receipt.to_string());
-            seal::seal(&key, &binding, &payload)
-        })
-        .await?;
+    let accepted = counter.accept_sealed(&intake, key, payload).await?;
     tracing::info!(tenant = %tenant.id, form = %draft.form_id, receipt = %accepted.receipt, duplicate = accepted.duplicate, "submission accepted");
     let ctx = context! {
         ..base_context(lang, &uri, Some(&tenant)),

@@ -482,14 +482,7 @@ async fn plant(
         inquiry_secret: &secret,
         notify_address: None,
     };
-    let (tenant, form_id, version) = (desk.tenant_id.clone(), submission.form_id.clone(), form.version);
-    let accepted = counter
-        .store
-        .accept(&intake, move |receipt| {
-            let binding = seal::RecordBinding::new(&tenant, &form_id, version, &receipt.to_string());
-            seal::seal(&key, &binding, &payload)
-        })
-        .await?;
+    let accepted = counter.accept_sealed(&intake, key, payload).await?;
     Ok(Json(Planted { receipt: accepted.receipt.to_string() }))
 }
 

@@ -994,6 +994,16 @@ async fn render_staff(
     Ok(app.render("staff.html", ctx))
 }
 
+/// The staff page after an action: 422 when the outcome names an error.
+async fn staff_outcome(app: &DeskApp, session: &Session, outcome: minijinja::Value) -> Result<Response, WebError> {
+    let failed = outcome.get_attr("error").map(|e| !e.is_undefined()).unwrap_or(false);
+    let mut response = render_staff(app, session, Some(outcome)).await?;
+    if failed {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
 async fn add_staff(
     State(app): Shared,
     headers: HeaderMap,
@@ -1017,12 +1027,7 @@ async fn add_staff(
             context! { created => login, code => code }
         }
     };
-    let failed = outcome.get_attr("error").map(|e| !e.is_undefined()).unwrap_or(false);
-    let mut response = render_staff(&app, &session, Some(outcome)).await?;
-    if failed {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    staff_outcome(&app, &session, outcome).await
 }
 
 async fn unlock_staff(State(app): Shared, headers: HeaderMap, Path(login): Path<String>) -> Result<Response, WebError> {
@@ -1054,10 +1059,5 @@ async fn unfreeze_staff(
     } else {
         return Ok((StatusCode::NOT_FOUND, "not found").into_response());
     };
-    let failed = outcome.get_attr("error").map(|e| !e.is_undefined()).unwrap_or(false);
-    let mut response = render_staff(&app, &session, Some(outcome)).await?;
-    if failed {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    staff_outcome(&app, &session, outcome).await
 }

@@ -77,16 +77,7 @@ impl Store {
         .bind(desk_id)
         .fetch_optional(&self.db)
         .await?;
-        row.map(|row| {
-            Ok(Desk {
-                desk_id: row.try_get("desk_id")?,
-                tenant_id: row.try_get("tenant_id")?,
-                public_key: row.try_get("public_key")?,
-                fingerprint: row.try_get("fingerprint")?,
-                suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(desk_from_row).transpose()
     }
 
     /// A tenant's desks, by id.
@@ -97,17 +88,7 @@ impl Store {
         .bind(tenant)
         .fetch_all(&self.db)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Desk {
-                    desk_id: row.try_get("desk_id")?,
-                    tenant_id: row.try_get("tenant_id")?,
-                    public_key: row.try_get("public_key")?,
-                    fingerprint: row.try_get("fingerprint")?,
-                    suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
-                })
-            })
-            .collect()
+        rows.iter().map(desk_from_row).collect()
     }
 
     /// Lifts the suspension of a desk key after review; the ledger keeps
@@ -355,4 +336,14 @@ impl Store {
         journal.commit(&self.vault, tx).await?;
         Ok(changed)
     }
+}
+
+fn desk_from_row(row: &sqlx::any::AnyRow) -> Result<Desk> {
+    Ok(Desk {
+        desk_id: row.try_get("desk_id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        public_key: row.try_get("public_key")?,
+        fingerprint: row.try_get("fingerprint")?,
+        suspended: row.try_get::<Option<i64>, _>("suspended_at")?.is_some(),
+    })
 }

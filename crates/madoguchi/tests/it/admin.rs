@@ -80,6 +80,14 @@ impl Browser {
         Page { status, set_cookie, location, denied, body: response.text().await.unwrap() }
     }
 
+    /// The same browser (its cookies) connecting from `source`: a stolen
+    /// session used from elsewhere.
+    pub fn moved_to(&self, source: IpAddr) -> Browser {
+        let mut moved = Browser::at(&self.base, Some(source));
+        moved.cookies = self.cookies.clone();
+        moved
+    }
+
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
     }
@@ -202,7 +210,7 @@ pub async fn signed_in_operator(counter: &TestCounter) -> (Browser, Enrolled) {
 }
 
 /// Creates an account through the staff page; returns its enrolment code.
-async fn create_account(admin: &mut Browser, tenant: &str, login: &str, role: &str) -> String {
+pub(crate) async fn create_account(admin: &mut Browser, tenant: &str, login: &str, role: &str) -> String {
     let page = admin
         .submit(
             &format!("/admin/t/{tenant}/staff"),

@@ -262,3 +262,47 @@ async fn opening_a_planted_applicant_freezes_the_member_within_five_seconds() {
     assert!(in_ledger.as_secs() < 5, "{in_ledger:?}");
     eprintln!("honeytoken: frozen in {frozen_in:?}, in the counter's ledger after {in_ledger:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_used_from_five_networks_in_a_day_is_locked_until_an_operator_lifts_it() {
+    let counter = crate::start(Engine::Sqlite).await;
+    let (mut operator, _) = crate::admin::signed_in_operator(&counter).await;
+    let code = crate::admin::create_account(&mut operator, "aoba-city", "aoba.clerk", "processor").await;
+    let (clerk, _) = crate::admin::sign_in_staff(&counter, &code, "aoba.clerk").await;
+
+    // The session cookie is stolen and used from one network after another.
+    let mut answers = Vec::new();
+    for network in 1..=5u8 {
+        let mut thief = clerk.moved_to(std::net::IpAddr::from([127, 0, network, 1]));
+        let page = thief.get("/admin/t/aoba-city/submissions").await;
+        answers.push(page.status.as_u16());
+        if page.status == 403 {
+            assert!(page.body.contains("一時停止"), "{}", page.body);
+        }
+    }
+    assert_eq!(answers, [200, 200, 200, 200, 403], "frozen on the fifth network");
+    let mut back_home = clerk.moved_to(std::net::IpAddr::from([127, 0, 1, 1]));
+    let page = back_home.get("/admin/t/aoba-city/submissions").await;
+    assert_eq!(page.location, "/admin/login", "every session ended");
+
+    let store = counter.store().await;
+    let alerts = alerts_of(&store, "aoba-city").await;
+    assert!(alerts.iter().any(|(_, d)| d.starts_with("many_networks: used from 5 networks")), "{alerts:?}");
+    assert!(alerts.iter().any(|(_, d)| d.starts_with("frozen: many_networks")), "{alerts:?}");
+    let reads = store
+        .search_ledger(
+            &store::LedgerFilter { person: Some("staff:aoba.clerk".into()), ..Default::default() },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(reads.iter().filter(|e| e.event.detail.starts_with("receipt data of")).all(|e| e.event.source.is_some()));
+    assert!(store.staff_account("aoba.clerk").await.unwrap().unwrap().throttle.locked);
+
+    // The operator lifts it after review (logged).
+    let csrf = operator.csrf("/admin/t/aoba-city/staff").await;
+    let lifted = operator.post("/admin/t/aoba-city/staff/aoba.clerk/unlock", &[("_csrf", &csrf)]).await;
+    assert_eq!(lifted.status, 303);
+    assert!(!store.staff_account("aoba.clerk").await.unwrap().unwrap().throttle.locked);
+}
