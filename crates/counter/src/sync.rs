@@ -246,12 +246,20 @@ async fn watch_pull(
     high_water: ReceiptNumber,
     after: ReceiptNumber,
 ) -> Result<(), ApiError> {
-    let re_reads = pulled.iter().filter(|r| r.receipt <= high_water).count() as u64;
+    let again: Vec<String> = pulled
+        .iter()
+        .filter(|r| r.receipt <= high_water)
+        .map(|r| watch_tag(counter, &desk.tenant_id, r.receipt))
+        .collect();
     if let Ok(mut map) = counter.desk_high_water.lock() {
         map.insert(desk.desk_id.clone(), high_water.max(after));
     }
+    // A planted applicant pulled again: the desk that planted it has it.
+    let honeytokens =
+        if again.is_empty() { 0 } else { counter.store.watch_tags_among(&desk.tenant_id, &again).await? };
     let reader = crate::watching::Reader::Desk { desk_id: &desk.desk_id };
-    if crate::watching::observe(counter, reader, &desk.tenant_id, re_reads, Some(source)).await? {
+    let read = crate::watching::Seen { records: again.len() as u64, honeytokens };
+    if crate::watching::observe(counter, reader, &desk.tenant_id, read, Some(source)).await? {
         return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
     }
     Ok(())
@@ -483,7 +491,14 @@ async fn plant(
         notify_address: None,
     };
     let accepted = counter.accept_sealed(&intake, key, payload).await?;
+    counter.store.add_watch_tag(&desk.tenant_id, &watch_tag(&counter, &desk.tenant_id, accepted.receipt)).await?;
     Ok(Json(Planted { receipt: accepted.receipt.to_string() }))
+}
+
+/// The keyed tag of a planted applicant: only a counter holding the token
+/// key can compute it, so the database alone does not tell which they are.
+fn watch_tag(counter: &Counter, tenant: &str, receipt: ReceiptNumber) -> String {
+    hex::encode(&counter.tokens.derive("watch tag", format!("{tenant} {receipt}").as_bytes())[..16])
 }
 
 #[cfg(test)]

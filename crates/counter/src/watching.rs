@@ -22,23 +22,29 @@ impl Reader<'_> {
     }
 }
 
+/// What one read took: records counted, and planted applicants among them.
+pub(crate) struct Seen {
+    pub records: u64,
+    pub honeytokens: u64,
+}
+
 /// Shows one read to the rules and acts on what they find. Returns true
 /// when the reader is frozen now: nothing of this read may be sent.
 pub(crate) async fn observe(
     counter: &Counter,
     reader: Reader<'_>,
     tenant: &str,
-    records: u64,
+    seen: Seen,
     source: Option<&str>,
 ) -> Result<bool, store::StoreError> {
     let principal = reader.principal();
     let read = watch::Read {
         principal: principal.clone(),
         tenant: tenant.to_owned(),
-        records,
+        records: seen.records,
         source: source.map(str::to_owned),
         at: counter.watch_now(),
-        honeytokens: 0,
+        honeytokens: seen.honeytokens,
     };
     let findings = match counter.watch.lock() {
         Ok(mut rules) => rules.observe(&read),

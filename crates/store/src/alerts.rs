@@ -53,6 +53,36 @@ impl Store {
         })
     }
 
+    /// Remembers the keyed tag of a planted synthetic applicant.
+    pub async fn add_watch_tag(&self, tenant: &str, tag: &str) -> Result<()> {
+        sqlx::query("INSERT INTO watch_tags (tenant_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(tenant)
+            .bind(tag)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// How many of `tags` are tags of planted applicants of `tenant`.
+    pub async fn watch_tags_among(&self, tenant: &str, tags: &[String]) -> Result<u64> {
+        let mut found = 0;
+        for chunk in tags.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM watch_tags WHERE tag IN ({}) AND tenant_id = ${}",
+                list.join(", "),
+                chunk.len() + 1
+            );
+            let mut query = sqlx::query(&sql);
+            for tag in chunk {
+                query = query.bind(tag);
+            }
+            let row = query.bind(tenant).fetch_one(&self.db).await?;
+            found += row.try_get::<i64, _>("n")?.max(0) as u64;
+        }
+        Ok(found)
+    }
+
     /// Takes (or renews) the dispatcher's lease for `holder` and returns the
     /// alert leaves after the cursor, oldest first; `None` when another
     /// node holds the lease.

@@ -62,6 +62,7 @@ pub const TABLES: &[&str] = &[
     "staff_sessions",
     "staff_ceremonies",
     "alert_dispatch",
+    "watch_tags",
 ];
 
 /// Where a long operation has got to; the command shows bars.

@@ -485,7 +485,8 @@ pub(crate) async fn submissions(
         read.source = visitor.source.clone();
         counter.store.record_event(&read).await?;
         let reader = crate::watching::Reader::Staff { login };
-        if crate::watching::observe(&counter, reader, &tenant.id, 0, visitor.source.as_deref()).await? {
+        let seen = crate::watching::Seen { records: 0, honeytokens: 0 };
+        if crate::watching::observe(&counter, reader, &tenant.id, seen, visitor.source.as_deref()).await? {
             return Ok(frozen_page());
         }
     }

@@ -248,6 +248,15 @@ async fn alerts_go_on_once_from_one_node_at_a_time(engine: Engine) {
     assert_eq!(f.store.security_contacts("city-a").await.unwrap(), contacts);
     assert_eq!(f.store.security_contacts("city-b").await.unwrap(), store::SecurityContacts::default());
     assert!(f.store.set_security_contacts("nowhere", &contacts, "operator:cli").await.is_err());
+
+    // Planted applicants are known by keyed tags, per tenant.
+    for (tenant, tag) in [("city-a", "aa01"), ("city-a", "aa02"), ("city-b", "bb01"), ("city-a", "aa01")] {
+        f.store.add_watch_tag(tenant, tag).await.unwrap();
+    }
+    let pulled: Vec<String> = ["aa01", "bb01", "cc01", "aa02"].map(String::from).to_vec();
+    assert_eq!(f.store.watch_tags_among("city-a", &pulled).await.unwrap(), 2);
+    assert_eq!(f.store.watch_tags_among("city-b", &pulled).await.unwrap(), 1);
+    assert_eq!(f.store.watch_tags_among("city-a", &[]).await.unwrap(), 0);
 }
 
 async fn status_mails_to_one_resident_are_capped_per_day(engine: Engine) {

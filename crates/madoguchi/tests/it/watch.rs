@@ -261,6 +261,22 @@ async fn opening_a_planted_applicant_freezes_the_member_within_five_seconds() {
     let in_ledger = started.elapsed();
     assert!(in_ledger.as_secs() < 5, "{in_ledger:?}");
     eprintln!("honeytoken: frozen in {frozen_in:?}, in the counter's ledger after {in_ledger:?}");
+
+    // A copy of the desk key pulling the stream again meets them as well:
+    // the counter knows them only by keyed tags, and freezes the key at once.
+    let keys = desk.unlock();
+    let thief_dir = tempfile::tempdir().unwrap();
+    let thief_store =
+        desk::DeskStore::open(&format!("sqlite://{}", thief_dir.path().join("thief.sqlite").display())).await.unwrap();
+    let stolen = desk::SyncClient::new(&counter.url).unwrap().sync(&keys, &thief_store).await;
+    assert!(stolen.is_err(), "refused");
+    assert_eq!(thief_store.count_records().await.unwrap(), 0);
+    let alerts = alerts_of(&store, "aoba-city").await;
+    assert!(
+        alerts.iter().any(|(actor, d)| actor == "system:watch" && d.starts_with("honeytoken: opened")),
+        "{alerts:?}"
+    );
+    assert!(alerts.iter().any(|(_, d)| d == "frozen: desk key suspended"), "{alerts:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
