@@ -716,4 +716,29 @@ mod tests {
         assert_eq!((integrity.refuse, integrity.every.as_secs()), (true, 2));
         assert_eq!(integrity.manifest, PathBuf::from("/etc/m"));
     }
+
+    #[test]
+    fn the_watch_limits_come_from_the_file_per_tenant_and_unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("madoguchi.toml");
+        std::fs::write(
+            &file,
+            "alert_mail = \"soc@pref.example.jp\"\n[watch]\nburst_records = 300\n[watch_tenants.aoba-city]\ndaily_floor = 40\n",
+        )
+        .unwrap();
+        let config = resolve(&["--config", file.to_str().unwrap()]).unwrap();
+        assert_eq!(config.watch.alert_mail, vec!["soc@pref.example.jp".to_owned()]);
+        assert_eq!(config.watch.defaults.burst_records, 300);
+        assert_eq!(config.watch.defaults.daily_floor, watch::Thresholds::default().daily_floor);
+        assert_eq!(config.watch.tenants["aoba-city"].daily_floor, 40);
+        assert_eq!(config.watch.alert_quiet_secs, 30);
+
+        std::fs::write(&file, "[watch]\nburst_record = 300\n").unwrap();
+        let err = format!("{:#}", resolve(&["--config", file.to_str().unwrap()]).unwrap_err());
+        assert!(err.contains("burst_record"), "{err}");
+        let err = format!("{:#}", resolve(&["--alert-mail", "not an address"]).unwrap_err());
+        assert!(err.contains("alert_mail"), "{err}");
+        let err = format!("{:#}", resolve(&["--alert-webhook", "ftp://x"]).unwrap_err());
+        assert!(err.contains("alert_webhook"), "{err}");
+    }
 }
