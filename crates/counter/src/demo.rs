@@ -20,6 +20,11 @@ pub const FORMS: &[(&str, &str)] = &[
     ("car-tax-address-change", include_str!("../../../demo/forms/car-tax-address-change.toml")),
 ];
 
+/// The demo prefecture's postal codes (fictional), in KEN_ALL's layout as
+/// shipped in `demo/postal/demo.csv`: loaded into an empty table so address
+/// help works on the two-command start; an imported KEN_ALL replaces it.
+pub const POSTAL_CSV: &str = include_str!("../../../demo/postal/demo.csv");
+
 /// (id, name ja, name en, contact ja, contact en)
 const TENANTS: &[(&str, &str, &str, &str, &str)] = &[
     (
@@ -53,6 +58,8 @@ pub enum DemoError {
     KeyFile { path: PathBuf, source: std::io::Error },
     #[error("demo key file {0} is damaged; delete it to generate a new demo key")]
     BadKey(PathBuf),
+    #[error("demo/postal/demo.csv {0}")]
+    Postal(#[from] forms::postal::PostalError),
 }
 
 /// Ids of the demo tenants.
@@ -91,7 +98,15 @@ pub async fn seed(store: &Store, desk_keys_dir: &Path) -> Result<(), DemoError> 
         let public = demo_key(desk_keys_dir, id)?;
         store.add_tenant_key(id, &public).await?;
     }
+    if store.postal_row_count().await? == 0 {
+        store.import_postal_codes(&demo_postal_rows()?).await?;
+    }
     Ok(())
+}
+
+/// The demo postal table as the store takes it.
+pub fn demo_postal_rows() -> Result<Vec<store::PostalRow>, DemoError> {
+    Ok(forms::postal::parse(POSTAL_CSV)?)
 }
 
 /// Adds `count` more demo municipalities (デモ町1…, `demo-town-01`…) with
@@ -176,4 +191,21 @@ pub fn load_private_key(desk_keys_dir: &Path, tenant: &str) -> Option<seal::Tena
     let text = std::fs::read_to_string(key_path(desk_keys_dir, tenant)).ok()?;
     let encoded = text.lines().rfind(|l| !l.starts_with('#') && !l.trim().is_empty())?;
     seal::TenantPrivateKey::from_base64(encoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_postal_table_covers_the_demo_municipalities() {
+        let rows = super::demo_postal_rows().unwrap();
+        let first = rows.iter().find(|r| r.code == "1000001").unwrap();
+        assert_eq!(
+            (first.prefecture.as_str(), first.city.as_str(), first.town.as_str()),
+            ("みどり県", "青葉市", "中央")
+        );
+        for city in ["青葉市", "桜町", "川辺村"] {
+            assert!(rows.iter().any(|r| r.city == city && r.prefecture == "みどり県"), "{city}");
+        }
+        assert!(rows.iter().all(|r| !r.town.contains('（')), "notes removed");
+    }
 }

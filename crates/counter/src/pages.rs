@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/t/{tenant}/f/{form}/edit", axum::routing::post(edit))
         .route("/t/{tenant}/f/{form}/submit", axum::routing::post(submit))
         .route("/t/{tenant}/status", get(status_page).post(status_lookup))
+        .route("/postal/{code}", get(postal_json))
         .fallback(|| async { PageError::NotFound })
 }
 
@@ -350,6 +351,16 @@ struct Filled<'a> {
     input: RawInput,
     errors: &'a [FieldError],
     notice: Option<&'a str>,
+    /// The outcome of 住所を検索 (the address lookup without JavaScript).
+    lookup: Option<Lookup>,
+}
+
+/// The address lookup's outcome, shown by the postal input of `field`.
+#[derive(Serialize)]
+struct Lookup {
+    field: String,
+    ok: bool,
+    message: String,
 }
 
 /// Renders the form page, empty or refilled, with errors and a notice.
@@ -362,8 +373,11 @@ fn render_form(
     filled: Filled<'_>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let Filled { input, errors, notice } = filled;
+    let Filled { input, errors, notice, lookup } = filled;
     let fields = field_views(def, &input, errors, lang);
+    // 住所を検索 is a submit button too: Enter in any input must still
+    // mean 確認, so a default button comes first in such forms.
+    let has_lookup = fields.iter().any(|f| f.kind == "address");
     let summary: Vec<_> = fields
         .iter()
         .flat_map(|f| {
@@ -383,6 +397,8 @@ fn render_form(
             fields,
             summary,
             notice,
+            lookup,
+            has_lookup,
         }
     };
     Ok(html(status, counter.pages.render("form.html", ctx)?))
@@ -468,7 +484,13 @@ async fn confirm(
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (version, def) = load_form(&counter, &tenant.id, &form).await?;
-    let pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
+    let mut pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
+    // 住所を検索 (without JavaScript): fill the region in, show the form again.
+    if let Some(field) = control(&pairs, "_lookup").map(str::to_owned) {
+        let lookup = look_up_address(&counter, &def, &field, &mut pairs, lang).await?;
+        let filled = Filled { input: answers(&pairs), lookup: Some(lookup), ..Filled::default() };
+        return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::OK);
+    }
     let input = answers(&pairs);
     let submission = match def.validate(&input, today_in_japan()) {
         Ok(submission) => submission,
@@ -479,7 +501,7 @@ async fn confirm(
                 &uri,
                 &tenant,
                 &def,
-                Filled { input, errors: &errors, notice: None },
+                Filled { input, errors: &errors, ..Filled::default() },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
@@ -487,6 +509,96 @@ async fn confirm(
     let ttl = i64::try_from(counter.settings.draft_ttl.as_secs()).unwrap_or(3600);
     let draft = Draft::new(&tenant.id, &def.id, version, ttl, submission);
     render_confirm(&counter, lang, &uri, &tenant, &def, &draft)
+}
+
+/// The 都道府県＋市区町村 a resident writes in an address's region input.
+fn region_of(address: &store::PostalAddress) -> String {
+    format!("{}{}", address.prefecture, address.city)
+}
+
+/// 住所を検索 for the address field `field`: looks its postal input up and
+/// writes the region into `pairs`; says what happened, in `lang`.
+async fn look_up_address(
+    counter: &Counter,
+    def: &FormDefinition,
+    field: &str,
+    pairs: &mut Vec<(String, String)>,
+    lang: Lang,
+) -> Result<Lookup, PageError> {
+    if !def.field(field).is_some_and(|f| matches!(f.kind, FieldKind::Address)) {
+        return Err(PageError::BadRequest);
+    }
+    let t = ui::strings(lang);
+    let say = |key: &str| t.get(key).copied().unwrap_or_default();
+    let typed = control(pairs, &format!("{field}.postal")).unwrap_or("").to_owned();
+    let failed = |message: String| Ok(Lookup { field: field.to_owned(), ok: false, message });
+    let Some(key) = forms::postal::lookup_key(&typed) else {
+        return failed(say("postal_lookup_invalid").to_owned());
+    };
+    let found = counter.store.postal_lookup(&key).await.map_err(|err| {
+        tracing::error!(error = %err, "postal lookup failed");
+        PageError::Internal
+    })?;
+    let shown = format!("{}-{}", &key[..3], &key[3..]);
+    let Some(address) = found else {
+        return failed(say("postal_lookup_unknown").replace("{code}", &shown));
+    };
+    let region = region_of(&address);
+    let region_key = format!("{field}.region");
+    match pairs.iter_mut().find(|(k, _)| *k == region_key) {
+        Some(slot) => slot.1 = region.clone(),
+        None => pairs.push((region_key, region.clone())),
+    }
+    let message = say("postal_lookup_found").replace("{code}", &shown).replace("{region}", &region);
+    Ok(Lookup { field: field.to_owned(), ok: true, message })
+}
+
+/// `GET /postal/{code}`: the address help's JSON, public data, cacheable.
+async fn postal_json(State(counter): Shared, Path(code): Path<String>) -> Response {
+    const CACHE: &str = "public, max-age=86400";
+    let json = |status: StatusCode, value: serde_json::Value| {
+        (status, [(header::CACHE_CONTROL, CACHE)], axum::Json(value)).into_response()
+    };
+    let Some(key) = forms::postal::lookup_key(&code) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({
+                "error": "郵便番号は7桁の数字で指定してください。",
+                "error_en": "A postal code has 7 digits.",
+            }),
+        );
+    };
+    match counter.store.postal_lookup(&key).await {
+        Ok(Some(address)) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "code": format!("{}-{}", &key[..3], &key[3..]),
+                "prefecture": address.prefecture,
+                "city": address.city,
+                "region": region_of(&address),
+                "towns": address.towns,
+            }),
+        ),
+        Ok(None) => json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({
+                "error": "この郵便番号に当たる住所が見つかりません。",
+                "error_en": "No address is known for this postal code.",
+            }),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "postal lookup failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::Json(serde_json::json!({
+                    "error": "ただいま住所を検索できません。",
+                    "error_en": "The address lookup is not available right now.",
+                })),
+            )
+                .into_response()
+        }
+    }
 }
 
 fn render_confirm(

@@ -14,9 +14,10 @@ use tower_http::trace::TraceLayer;
 use crate::{Counter, CounterSettings};
 
 /// Strict CSP: only our own embedded styles and script; no inline code, no
-/// framing, forms post only to us.
+/// framing, forms post only to us; the script fetches only from us (the
+/// address help's /postal/{code}).
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) fn wrap(router: Router<Arc<Counter>>, settings: &CounterSettings) -> Router<Arc<Counter>> {
     let header_layer = |name: HeaderName, value: &'static str| {
@@ -49,6 +50,25 @@ pub(crate) fn wrap(router: Router<Arc<Counter>>, settings: &CounterSettings) -> 
         .layer(CatchPanicLayer::custom(|_panic| crate::error::PageError::Internal.into_plain_response()))
         // Log the path only: query strings and bodies are never logged.
         .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+            |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %logged_path(req.uri().path())),
         ))
+}
+
+/// The path as logged: a resident's postal code (`/postal/{code}`, the
+/// address help) is not.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/postal/") {
+        "/postal/…"
+    } else {
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn postal_codes_are_not_logged() {
+        assert_eq!(super::logged_path("/postal/1000001"), "/postal/…");
+        assert_eq!(super::logged_path("/t/aoba-city/f/water-start"), "/t/aoba-city/f/water-start");
+    }
 }

@@ -31,6 +31,7 @@
 mod definition;
 mod input;
 mod normalize;
+pub mod postal;
 mod validate;
 pub mod wareki;
 

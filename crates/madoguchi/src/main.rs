@@ -12,6 +12,7 @@ mod config;
 mod integrity;
 mod keys;
 mod ledger_cmd;
+mod postal_cmd;
 mod tenant_cmd;
 
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ enum Command {
     /// One tenant's switches (under-attack mode).
     #[command(subcommand)]
     Tenant(tenant_cmd::TenantCommand),
+    /// The postal-code table for address help: import Japan Post's KEN_ALL.
+    #[command(subcommand)]
+    Postal(postal_cmd::PostalCommand),
     /// Snapshots into the vault; verify the vault; restore from it.
     #[command(subcommand)]
     Backup(backup_cmd::BackupCommand),
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Ledger(command) => return ledger_cmd::run(command),
         Command::Admin(command) => run_async(admin_cmd::run(command)),
         Command::Tenant(command) => run_async(tenant_cmd::run(command)),
+        Command::Postal(command) => run_async(postal_cmd::run(command)),
         Command::Backup(command) => return backup_cmd::run_backup(command),
         Command::Drill(command) => return backup_cmd::run_drill(command),
         Command::Integrity(command) => return integrity::run(command),

@@ -63,6 +63,7 @@ pub const TABLES: &[&str] = &[
     "staff_ceremonies",
     "alert_dispatch",
     "watch_tags",
+    "postal_codes",
 ];
 
 /// Where a long operation has got to; the command shows bars.

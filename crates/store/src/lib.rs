@@ -22,6 +22,7 @@ mod intake;
 mod journal;
 mod ledger;
 mod outbox;
+mod postal;
 mod staff;
 mod submissions;
 mod tenants;
@@ -33,6 +34,7 @@ pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm};
 pub use outbox::{address_binding, OutgoingMail, MAILS_PER_SUBMISSION_PER_DAY, MAX_ATTEMPTS};
+pub use postal::{PostalAddress, PostalRow};
 pub use staff::{Actor, StaffAccount, StaffSecrets, StaffSession, StoredPasskey};
 pub use submissions::{
     draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,

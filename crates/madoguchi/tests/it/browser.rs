@@ -154,6 +154,53 @@ async fn a_resident_fills_in_a_form_goes_back_sends_and_reads_the_receipt_number
     client.close().await.unwrap();
 }
 
+/// Waits until the input `id` holds `want` (the page's script fills it
+/// after a fetch).
+async fn wait_for_value(client: &Client, id: &str, want: &str) {
+    for _ in 0..100 {
+        if value(client, id).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("#{id} never became {want:?}; it is {:?}", value(client, id).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postal_code_typed_in_the_browser_fills_the_region() {
+    let counter = start(Engine::Sqlite).await;
+    let Browser { client, _driver } = browser().await;
+    client.goto(&format!("{}/t/aoba-city/f/water-start", counter.url)).await.unwrap();
+    // Typing a complete code (full-width, as an IME gives it) fills the
+    // empty region and says so in the field's polite live region.
+    fill(&client, "f-property-postal", "１００－０００１").await;
+    wait_for_value(&client, "f-property-region", "みどり県青葉市").await;
+    let status = client.find(Locator::Id("lookup-f-property")).await.unwrap();
+    assert_eq!(status.attr("aria-live").await.unwrap().as_deref(), Some("polite"));
+    assert!(status.text().await.unwrap().contains("みどり県青葉市"));
+    // A region the resident typed is not overwritten by typing…
+    fill(&client, "f-property-region", "みどり県青葉市（自分で入力）").await;
+    fill(&client, "f-property-postal", "101-0001").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(value(&client, "f-property-region").await, "みどり県青葉市（自分で入力）");
+    // …but 住所を検索 replaces it, on the page, without posting the form.
+    click(&client, "button[data-lookup-for='property']").await;
+    wait_for_value(&client, "f-property-region", "みどり県桜町").await;
+    assert_eq!(client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap(), "水道使用開始届");
+    // An unknown code is announced, and the region left alone.
+    fill(&client, "f-property-postal", "9999999").await;
+    for _ in 0..100 {
+        if status.text().await.unwrap().contains("見つかりませんでした") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(status.text().await.unwrap().contains("999-9999"), "{}", status.text().await.unwrap());
+    assert_eq!(value(&client, "f-property-region").await, "みどり県桜町");
+    screenshot(&client, "postal").await;
+    client.close().await.unwrap();
+}
+
 /// Runs axe-core (tools/a11y, installed by scripts/test) on the current page
 /// and fails on any WCAG 2.0/2.1 A or AA violation.
 async fn assert_meets_wcag_aa(client: &Client, page: &str) {

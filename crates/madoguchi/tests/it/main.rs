@@ -13,6 +13,7 @@ mod form_cli;
 mod integrity;
 mod isolation;
 mod ledger;
+mod postal;
 mod privacy;
 mod resident;
 mod sealing;
