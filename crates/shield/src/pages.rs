@@ -60,7 +60,7 @@ fn challenge_page(tenant: &str, return_to: &str, challenge: &Challenge, too_earl
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>確認しています | madoguchi</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
-<script src=\"{POW_JS_PATH}\" defer></script></head><body><main class=\"page\" id=\"main\">\
+<script src=\"{POW_JS_PATH}\" defer></script></head><body><main class=\"wrap page\" id=\"main\">\
 <h1>アクセスが集中しているため、確認しています</h1>{notice}\
 <p id=\"pow-status\" role=\"status\">数秒で申請画面に進みます。このままお待ちください。</p>\
 <p lang=\"en\">Many requests are arriving, so we check that you are a person. You will go on to the form in a few seconds.</p>\

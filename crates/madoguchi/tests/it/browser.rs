@@ -1,12 +1,15 @@
 //! A resident in a real browser (Debian's chromium through chromedriver):
 //! fills in a demo form, goes back from the 確認画面, sends, and reads the
 //! 到達番号; and staff on the desk: enrol, sign in, open the record, return
-//! it with a message. Every page is checked against WCAG 2.1 AA with axe-core.
-//! Set MADOGUCHI_SCREENSHOTS=DIR to keep screenshots of the pages.
+//! it with a message. Every page is checked against WCAG 2.1 AA with axe-core,
+//! and a resident applies with the keyboard alone (docs/accessibility.md).
+//! Set MADOGUCHI_SCREENSHOTS=DIR (relative to the workspace; `1` means
+//! docs/screenshots) to keep screenshots of the pages.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use testkit::Engine;
 
@@ -37,7 +40,8 @@ async fn browser() -> Browser {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--lang=ja", "--window-size=480,2400",
+                "--disable-dev-shm-usage", "--hide-scrollbars", "--lang=ja",
+                format!("--window-size={},{}", TEST_WINDOW.0, TEST_WINDOW.1),
                 format!("--user-data-dir={}", profile.display()),
             ]
         }
@@ -64,13 +68,73 @@ async fn browser() -> Browser {
     panic!("could not start chromium through chromedriver: {last_error:?}");
 }
 
+/// Where screenshots go, if anywhere: MADOGUCHI_SCREENSHOTS, relative to the
+/// workspace; `1` is docs/screenshots.
+fn screenshot_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("MADOGUCHI_SCREENSHOTS").filter(|d| !d.is_empty())?;
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Some(if dir == "1" { workspace.join("docs/screenshots") } else { workspace.join(dir) })
+}
+
 async fn screenshot(client: &Client, name: &str) {
-    if let Ok(dir) = std::env::var("MADOGUCHI_SCREENSHOTS") {
+    if let Some(dir) = screenshot_dir() {
         std::fs::create_dir_all(&dir).unwrap();
         let _ = client.execute("window.scrollTo(0, 0)", vec![]).await;
         let png = client.screenshot().await.unwrap();
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
+}
+
+/// A Chrome DevTools Protocol command, through chromedriver's own endpoint.
+#[derive(Debug)]
+struct DevTools {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (reqwest::Method, Option<String>) {
+        (reqwest::Method::POST, Some(serde_json::json!({ "cmd": self.cmd, "params": self.params }).to_string()))
+    }
+}
+
+async fn devtools(client: &Client, cmd: &'static str, params: serde_json::Value) {
+    client.issue_cmd(DevTools { cmd, params }).await.unwrap_or_else(|e| panic!("{cmd}: {e}"));
+}
+
+/// The window the browser tests start with (see `browser`).
+const TEST_WINDOW: (u32, u32) = (480, 2400);
+
+/// With MADOGUCHI_SCREENSHOTS set, keeps the current page at phone width
+/// (375×812) as phone-`name`.png and at desktop width (1280×900) as
+/// desktop-`name`.png; the window is put back afterwards.
+async fn screenshots_at_both_widths(client: &Client, name: &str) {
+    if screenshot_dir().is_none() {
+        return;
+    }
+    for (prefix, width, height) in [("phone", 375, 812), ("desktop", 1280, 900)] {
+        // The window, and the viewport exactly (a window has a minimum
+        // width and a frame of its own); a phone's is a mobile one.
+        client.set_window_size(width, height).await.unwrap();
+        let metrics = serde_json::json!({
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": prefix == "phone",
+        });
+        devtools(client, "Emulation.setDeviceMetricsOverride", metrics).await;
+        // The page must lay itself out at that width (no horizontal
+        // scrolling on a phone: WCAG 1.4.10).
+        let widths =
+            client.execute("return [window.innerWidth, document.documentElement.scrollWidth]", vec![]).await.unwrap();
+        let inner = widths[0].as_u64().unwrap_or(0);
+        let scroll = widths[1].as_u64().unwrap_or(u64::MAX);
+        assert!(scroll <= inner, "{name} at {width}px scrolls sideways: {widths}");
+        screenshot(client, &format!("{prefix}-{name}")).await;
+    }
+    devtools(client, "Emulation.clearDeviceMetricsOverride", serde_json::json!({})).await;
+    client.set_window_size(TEST_WINDOW.0, TEST_WINDOW.1).await.unwrap();
 }
 
 async fn fill(client: &Client, id: &str, text: &str) {
@@ -201,6 +265,135 @@ async fn postal_code_typed_in_the_browser_fills_the_region() {
     client.close().await.unwrap();
 }
 
+/// Sends `keys` (text, or `Key`s as text) to whichever element has the
+/// focus, as a keyboard would: the page decides where they go.
+async fn press(client: &Client, keys: &str) {
+    let focused = client.active_element().await.unwrap();
+    focused.send_keys(keys).await.unwrap_or_else(|e| panic!("sending {keys:?}: {e}"));
+}
+
+/// What has the focus (its id, else tag.class) and whether the focus is
+/// visible there: an outline or a box-shadow, as the page's style computes it.
+async fn focused(client: &Client) -> (String, bool) {
+    let found = client
+        .execute(
+            "const e = document.activeElement; const s = getComputedStyle(e);
+             const name = e.id || (e.tagName.toLowerCase() + (e.className ? '.' + e.className.split(' ')[0] : ''));
+             const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+             return [name, outline || s.boxShadow !== 'none'];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (found[0].as_str().unwrap_or("").to_owned(), found[1].as_bool().unwrap_or(false))
+}
+
+/// Presses `keys` (Tab, Shift+Tab) and asserts the focus lands, visibly, on
+/// `want`.
+async fn move_focus(client: &Client, keys: &str, want: &str) {
+    press(client, keys).await;
+    let (name, visible) = focused(client).await;
+    assert_eq!(name, want, "focus went to {name}, not {want}");
+    assert!(visible, "focus on {name} is not visible");
+}
+
+/// Tabs on until `want` has the focus, and returns what the focus passed
+/// on the way.
+async fn tab_until(client: &Client, want: &str) -> Vec<String> {
+    let mut passed = Vec::new();
+    for _ in 0..30 {
+        press(client, &Key::Tab.to_string()).await;
+        let (name, visible) = focused(client).await;
+        assert!(visible, "focus on {name} is not visible");
+        if name == want {
+            return passed;
+        }
+        passed.push(name);
+    }
+    panic!("Tab never reached {want}; it went through {passed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_applies_by_keyboard_alone() {
+    let counter = start(Engine::Sqlite).await;
+    let Browser { client, _driver } = browser().await;
+    let tab = Key::Tab.to_string();
+    let back = Key::Shift + &Key::Tab.to_string();
+    let enter = Key::Enter.to_string();
+    client.goto(&format!("{}/t/aoba-city/f/water-start", counter.url)).await.unwrap();
+    wait_for_heading(&client, "水道使用開始届").await;
+
+    // The first Tab reaches the skip link, shown while it has the focus;
+    // Enter on it moves the focus to the main content.
+    move_focus(&client, &tab, "a.skip-link").await;
+    let shown = client
+        .execute("const r = document.activeElement.getBoundingClientRect(); return r.left >= 0 && r.width > 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(shown, serde_json::json!(true), "the skip link is on screen while focused");
+    press(&client, &enter).await;
+    assert_eq!(focused(&client).await.0, "main");
+
+    // From there, each field in order (and back once, with Shift+Tab).
+    move_focus(&client, &tab, "f-applicant").await;
+    press(&client, "山田 太郎").await;
+    move_focus(&client, &tab, "f-applicant-kana").await;
+    move_focus(&client, &back, "f-applicant").await;
+    move_focus(&client, &tab, "f-applicant-kana").await;
+    press(&client, "やまだ たろう").await;
+    move_focus(&client, &tab, "f-phone").await;
+    press(&client, "090-1234-5678").await;
+    move_focus(&client, &tab, "f-email").await;
+    press(&client, "taro@example.jp").await;
+    move_focus(&client, &tab, "f-email-confirm").await;
+    press(&client, "taro@example.jp").await;
+    move_focus(&client, &tab, "f-property-postal").await;
+    press(&client, "100-0001").await;
+    // 住所を検索 is a tab stop of its own; the region fills itself in from
+    // the postal code.
+    move_focus(&client, &tab, "button.secondary").await;
+    move_focus(&client, &tab, "f-property-region").await;
+    wait_for_value(&client, "f-property-region", "みどり県青葉市").await;
+    move_focus(&client, &tab, "f-property-line").await;
+    press(&client, "中央1-2-3 グリーンハイツ101").await;
+    // A radio group is one tab stop; the arrow keys choose within it.
+    move_focus(&client, &tab, "f-dwelling-1").await;
+    press(&client, &Key::Down.to_string()).await;
+    assert_eq!(focused(&client).await.0, "f-dwelling-2");
+    move_focus(&client, &tab, "f-start_date").await;
+    press(&client, &crate::today_wareki()).await;
+    move_focus(&client, &tab, "f-payment-1").await;
+    press(&client, &Key::Down.to_string()).await;
+    press(&client, &Key::Up.to_string()).await;
+    assert_eq!(focused(&client).await.0, "f-payment-1");
+    // 口座振替 brings in the bank's name, as the next tab stop.
+    move_focus(&client, &tab, "f-bank_name").await;
+    press(&client, "みどり銀行").await;
+    move_focus(&client, &tab, "f-notes").await;
+    move_focus(&client, &tab, "f-consent").await;
+    press(&client, &Key::Space.to_string()).await;
+    move_focus(&client, &tab, "button.primary").await;
+    for (id, checked) in [("f-dwelling-2", true), ("f-payment-1", true), ("f-consent", true), ("f-dwelling-1", false)] {
+        let selected = client.find(Locator::Id(id)).await.unwrap().is_selected().await.unwrap();
+        assert_eq!(selected, checked, "#{id}");
+    }
+    press(&client, &enter).await;
+
+    // 確認画面: 修正する comes first, then 送信する.
+    wait_for_heading(&client, "入力内容の確認").await;
+    let page = client.source().await.unwrap();
+    assert!(page.contains("ヤマダ タロウ") && page.contains("集合住宅") && page.contains("口座振替"), "{page}");
+    let passed = tab_until(&client, "button.primary").await;
+    assert_eq!(passed.first().map(String::as_str), Some("a.skip-link"), "{passed:?}");
+    assert_eq!(passed.last().map(String::as_str), Some("button.secondary"), "{passed:?}");
+    press(&client, &enter).await;
+    wait_for_heading(&client, "受付が完了しました").await;
+    let receipt = client.find(Locator::Id("receipt-number")).await.unwrap().text().await.unwrap();
+    let year = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).year();
+    assert_eq!(receipt, format!("{year}-000001"));
+    client.close().await.unwrap();
+}
+
 /// Runs axe-core (tools/a11y, installed by scripts/test) on the current page
 /// and fails on any WCAG 2.0/2.1 A or AA violation.
 async fn assert_meets_wcag_aa(client: &Client, page: &str) {
@@ -228,6 +421,30 @@ async fn wcag_violations(client: &Client) -> Vec<serde_json::Value> {
     violations.as_array().cloned().unwrap_or_default()
 }
 
+/// axe-core on the current page (see `assert_meets_wcag_aa`) and, for the
+/// Japanese pages, screenshots at phone and desktop width under `shot`.
+async fn check_page(client: &Client, page: &str, lang: &str, shot: &str) {
+    assert_meets_wcag_aa(client, page).await;
+    if lang == "ja" {
+        screenshots_at_both_widths(client, shot).await;
+    }
+}
+
+/// Switches under-attack mode on for `tenant` and waits until a new visitor
+/// of its forms gets the proof-of-work page.
+async fn under_attack(counter: &testkit::TestCounter, tenant: &str) {
+    crate::operator_command(counter, &["tenant", "under-attack", tenant, "on"].map(std::ffi::OsStr::new));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = reqwest::get(format!("{}/t/{tenant}/f/water-start", counter.url)).await.unwrap();
+        if page.text().await.unwrap().contains("pow-form") {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "under-attack mode never took effect");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
     let counter = start(Engine::Sqlite).await;
@@ -247,19 +464,20 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
 
     for lang in ["ja", "en"] {
         let q = format!("?lang={lang}");
-        for path in ["/", "/t/aoba-city", "/t/aoba-city/status"] {
+        for (path, shot) in [("/", "portal"), ("/t/aoba-city", "tenant"), ("/t/aoba-city/status", "status")] {
             client.goto(&format!("{}{path}{q}", counter.url)).await.unwrap();
-            assert_meets_wcag_aa(&client, &format!("{path}{q}")).await;
+            check_page(&client, &format!("{path}{q}"), lang, shot).await;
         }
         for form in
             ["water-start", "tax-certificate-booking", "staff-exam", "information-disclosure", "car-tax-address-change"]
         {
             client.goto(&format!("{}/t/sakura-town/f/{form}{q}", counter.url)).await.unwrap();
-            assert_meets_wcag_aa(&client, &format!("form {form}{q}")).await;
+            let shoot = if form == "water-start" { lang } else { "" };
+            check_page(&client, &format!("form {form}{q}"), shoot, "form").await;
             // Sent empty: every required field shows its error.
             click(&client, "button.primary").await;
             client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("error-summary")).await.unwrap();
-            assert_meets_wcag_aa(&client, &format!("form {form}{q} with errors")).await;
+            check_page(&client, &format!("form {form}{q} with errors"), shoot, "form-errors").await;
         }
         // 確認画面, 受付完了 and the status result.
         client.goto(&format!("{}/t/aoba-city/f/water-start{q}", counter.url)).await.unwrap();
@@ -273,19 +491,28 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
         }
         click(&client, "button.primary").await;
         client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("input[name='_draft']")).await.unwrap();
-        assert_meets_wcag_aa(&client, &format!("confirm{q}")).await;
+        check_page(&client, &format!("confirm{q}"), lang, "confirm").await;
         click(&client, "button.primary").await;
         let number =
             client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("inquiry-number")).await.unwrap();
         let number = number.text().await.unwrap();
         let secret = client.find(Locator::Id("inquiry-secret")).await.unwrap().text().await.unwrap();
-        assert_meets_wcag_aa(&client, &format!("receipt{q}")).await;
+        check_page(&client, &format!("receipt{q}"), lang, "receipt").await;
         client.goto(&format!("{}/t/aoba-city/status{q}", counter.url)).await.unwrap();
         fill(&client, "f-inquiry_number", &number).await;
         fill(&client, "f-secret", &secret).await;
         click(&client, "button.primary").await;
         client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("status-result")).await.unwrap();
-        assert_meets_wcag_aa(&client, &format!("status result{q}")).await;
+        check_page(&client, &format!("status result{q}"), lang, "status-result").await;
+        // A lookup that matches nothing, and a page that does not exist.
+        client.goto(&format!("{}/t/aoba-city/status{q}", counter.url)).await.unwrap();
+        fill(&client, "f-inquiry_number", &number).await;
+        fill(&client, "f-secret", "wrong-secret").await;
+        click_and_leave_page(&client, "button.primary").await;
+        wait_for(&client, Locator::Css(".error-summary[role=alert]")).await;
+        check_page(&client, &format!("status not found{q}"), lang, "status-not-found").await;
+        client.goto(&format!("{}/t/aoba-city/f/no-such-form{q}", counter.url)).await.unwrap();
+        check_page(&client, &format!("not found{q}"), lang, "not-found").await;
     }
     // An isolated municipality's notice page.
     crate::operator_command(&counter, &["tenant", "isolate", "kawabe-village"].map(std::ffi::OsStr::new));
@@ -294,10 +521,45 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
         assert!(tokio::time::Instant::now() < deadline, "the isolation never took effect");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for q in ["", "?lang=en"] {
+    for (q, lang) in [("", "ja"), ("?lang=en", "en")] {
         client.goto(&format!("{}/t/kawabe-village{q}", counter.url)).await.unwrap();
-        assert_meets_wcag_aa(&client, &format!("isolation notice{q}")).await;
+        check_page(&client, &format!("isolation notice{q}"), lang, "isolated").await;
     }
+
+    // Under-attack mode: the shield's proof-of-work page. Its script solves
+    // the challenge and moves on within a second, so a new visitor's browser
+    // does not get the script (as on a browser that cannot run it) and
+    // stays on the page; 続ける pressed at once gives the same page again
+    // with its error.
+    under_attack(&counter, "sakura-town").await;
+    {
+        let Browser { client: visitor, _driver } = browser().await;
+        devtools(&visitor, "Network.enable", serde_json::json!({})).await;
+        devtools(&visitor, "Network.setBlockedURLs", serde_json::json!({ "urls": ["*/_shield/pow.js"] })).await;
+        visitor.goto(&format!("{}/t/sakura-town/f/water-start", counter.url)).await.unwrap();
+        wait_for(&visitor, Locator::Css("#pow-form button.primary")).await;
+        check_page(&visitor, "proof-of-work page", "ja", "challenge").await;
+        click_and_leave_page(&visitor, "#pow-form button.primary").await;
+        wait_for(&visitor, Locator::Css("[role=alert]")).await;
+        check_page(&visitor, "proof-of-work page, pressed too early", "ja", "challenge-too-early").await;
+        visitor.close().await.unwrap();
+    }
+
+    // The shield's refusal of an address that sends too much, on a counter
+    // with a small allowance (the test counters are given a large one).
+    let strict =
+        testkit::TestCounter::start_with(crate::madoguchi(), Engine::Sqlite, &["--shield-address-rate", "1/5"]).await;
+    let mut refused = false;
+    for _ in 0..20 {
+        if reqwest::get(format!("{}/t/aoba-city", strict.url)).await.unwrap().status() == 429 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the address was never rate limited");
+    client.goto(&format!("{}/t/aoba-city", strict.url)).await.unwrap();
+    assert!(text(&client, "h1").await.contains("アクセスが集中しています"));
+    assert_meets_wcag_aa(&client, "429 refusal").await;
     client.close().await.unwrap();
 }
 
