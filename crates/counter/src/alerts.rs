@@ -145,7 +145,6 @@ impl AlertDispatcher {
             by_tenant.entry(entry.event.tenant.clone()).or_default().push(notice(entry));
         }
         let mut failures = Vec::new();
-        let mut operator_all = Vec::new();
         for (tenant, notices) in &by_tenant {
             let contacts = match tenant {
                 Some(tenant) => store.security_contacts(tenant).await.map_err(|e| e.to_string())?,
@@ -159,9 +158,8 @@ impl AlertDispatcher {
                     failures.push(err);
                 }
             }
-            operator_all.extend(notices.iter());
         }
-        let operator: Vec<AlertNotice> = operator_all.into_iter().cloned().collect();
+        let operator: Vec<AlertNotice> = by_tenant.values().flatten().cloned().collect();
         if let Err(err) = self.mail(&self.operator_mail, None, &operator).await {
             failures.push(err);
         }

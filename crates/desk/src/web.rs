@@ -971,10 +971,14 @@ async fn render_staff(
     session: &Session,
     outcome: Option<minijinja::Value>,
 ) -> Result<Response, WebError> {
-    let members: Vec<_> = app
-        .store
-        .all_staff()
-        .await?
+    let staff = app.store.all_staff().await?;
+    let mut frozen = Vec::new();
+    for member in staff.iter().filter(|s| s.frozen) {
+        if let Some(freeze) = app.store.freeze_of(&member.login).await? {
+            frozen.push(context! { login => member.login, at => format_jst(freeze.at), reason => freeze.reason });
+        }
+    }
+    let members: Vec<_> = staff
         .into_iter()
         .map(|s| {
             context! {
@@ -983,12 +987,6 @@ async fn render_staff(
             }
         })
         .collect();
-    let mut frozen = Vec::new();
-    for member in app.store.all_staff().await?.into_iter().filter(|s| s.frozen) {
-        if let Some(freeze) = app.store.freeze_of(&member.login).await? {
-            frozen.push(context! { login => member.login, at => format_jst(freeze.at), reason => freeze.reason });
-        }
-    }
     let roles: Vec<&str> = Role::ALL.iter().filter(|r| r.is_per_tenant()).map(|r| r.as_str()).collect();
     let ctx = context! { ..base(app, session.lang, Some(session)), ..context! { members, roles, outcome, frozen } };
     Ok(app.render("staff.html", ctx))

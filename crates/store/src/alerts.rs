@@ -28,13 +28,8 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
-        let detail = format!("security contacts set: {} mailbox(es), webhook {}", contacts.mail.len(), {
-            if contacts.webhook.is_some() {
-                "on"
-            } else {
-                "off"
-            }
-        });
+        let webhook = if contacts.webhook.is_some() { "on" } else { "off" };
+        let detail = format!("security contacts set: {} mailbox(es), webhook {webhook}", contacts.mail.len());
         self.record_event(&crate::ledger::event(ledger::EventKind::AdminAction, actor, Some(tenant), None, &detail))
             .await?;
         Ok(())

@@ -200,7 +200,6 @@ pub async fn honeytoken(binary: &Path) -> Caught {
     let cookie = stolen_session(&desk, "walker").await;
     let client = client_from(IpAddr::from([127, 0, 0, 1]));
     let year = planted.first().map(|r| r.year).unwrap_or(2026);
-    let started = Instant::now();
     let mut out = 0u64;
     let mut touched_at = None;
     for seq in 1..=200 {
@@ -215,7 +214,6 @@ pub async fn honeytoken(binary: &Path) -> Caught {
     }
     let (opened, refused_in) = touched_at.unwrap_or((Instant::now(), Duration::ZERO));
     let (finding, in_ledger_after) = wait_for_alert(&store, "aoba-city", "staff:walker", opened).await;
-    let _ = started;
     Caught {
         scenario: "honeytoken: walk the 到達番号",
         records_out: out,
