@@ -1,4 +1,4 @@
-//! The demo prefecture: one tenant group, three municipalities, five forms
+//! The demo prefecture: one tenant group, three municipalities, six forms
 //! adopted from the prefecture's templates, and demo key pairs.
 //!
 //! Real tenants generate their key pair on their own desk machine and only
@@ -18,6 +18,7 @@ pub const FORMS: &[(&str, &str)] = &[
     ("staff-exam", include_str!("../../../demo/forms/staff-exam.toml")),
     ("information-disclosure", include_str!("../../../demo/forms/information-disclosure.toml")),
     ("car-tax-address-change", include_str!("../../../demo/forms/car-tax-address-change.toml")),
+    ("citizen-survey", include_str!("../../../demo/forms/citizen-survey.toml")),
 ];
 
 /// The demo prefecture's postal codes (fictional), in KEN_ALL's layout as

@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/t/{tenant}/f/{form}/edit", axum::routing::post(edit))
         .route("/t/{tenant}/f/{form}/submit", axum::routing::post(submit))
         .route("/t/{tenant}/status", get(status_page).post(status_lookup))
+        .route("/t/{tenant}/status/cancel", axum::routing::post(cancel_booking))
         .route("/postal/{code}", get(postal_json))
         .fallback(|| async { PageError::NotFound })
 }
@@ -249,6 +250,67 @@ struct OptionView {
     checked: bool,
 }
 
+/// One day of a booking field, as an `<optgroup>`.
+#[derive(Serialize)]
+struct SlotDay {
+    label: String,
+    slots: Vec<SlotView>,
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    value: String,
+    label: String,
+    full: bool,
+    selected: bool,
+}
+
+/// The slots of a booking field from `today`, with the places `taken`
+/// (slot key → count) subtracted, grouped by day.
+fn slot_days(
+    field: &forms::Field,
+    chosen: &str,
+    taken: &HashMap<String, i64>,
+    today: time::Date,
+    lang: Lang,
+) -> Vec<SlotDay> {
+    let Some(schedule) = forms::booking::Schedule::of(&field.kind) else { return Vec::new() };
+    let t = ui::strings(lang);
+    let mut days: Vec<SlotDay> = Vec::new();
+    for slot in schedule.slots(today) {
+        let key = slot.key();
+        let left = i64::from(schedule.capacity) - taken.get(&key).copied().unwrap_or(0);
+        let times = slot.times(schedule.minutes);
+        let label = match lang {
+            Lang::Ja if left > 0 => format!("{times}（{}{left}）", t["slot_left"]),
+            Lang::En if left > 0 => format!("{} ({}{left})", times.replace('〜', "–"), t["slot_left"]),
+            Lang::Ja => format!("{times}（{}）", t["slot_full"]),
+            Lang::En => format!("{} ({})", times.replace('〜', "–"), t["slot_full"]),
+        };
+        let view = SlotView { selected: key == chosen, value: key, label, full: left <= 0 };
+        let day = slot.short_label(schedule.minutes, lang);
+        let day = day.rsplit_once(' ').map_or(day.as_str(), |(d, _)| d).trim_end_matches(',').to_owned();
+        match days.last_mut() {
+            Some(last) if last.label == day => last.slots.push(view),
+            _ => days.push(SlotDay { label: day, slots: vec![view] }),
+        }
+    }
+    days
+}
+
+/// Places taken per slot of `def`'s booking field, if it has one.
+async fn taken_places(
+    counter: &Counter,
+    tenant: &str,
+    def: &FormDefinition,
+) -> Result<HashMap<String, i64>, PageError> {
+    if !def.fields.iter().any(|f| matches!(f.kind, FieldKind::Booking { .. })) {
+        return Ok(HashMap::new());
+    }
+    let from = format!("{}", today_in_japan());
+    Ok(counter.store.booked_places(tenant, &def.id, &from).await?)
+}
+
 /// One field as the form template draws it.
 #[derive(Serialize)]
 struct FieldView {
@@ -267,13 +329,24 @@ struct FieldView {
     max_length: Option<usize>,
     statement: Option<String>,
     options: Vec<OptionView>,
+    /// A booking field's open days, each with its slots.
+    days: Vec<SlotDay>,
+    /// Whether every slot of a booking field is taken (or none is offered).
+    no_slots: bool,
     /// Entered values by HTML input name.
     values: BTreeMap<String, String>,
     /// Error messages by HTML input name.
     errors: BTreeMap<String, String>,
 }
 
-fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], lang: Lang) -> Vec<FieldView> {
+fn field_views(
+    def: &FormDefinition,
+    input: &RawInput,
+    errors: &[FieldError],
+    taken: &HashMap<String, i64>,
+    lang: Lang,
+) -> Vec<FieldView> {
+    let today = today_in_japan();
     def.fields
         .iter()
         .map(|field| {
@@ -298,8 +371,36 @@ fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], la
                         .collect(),
                     *multiple,
                 ),
+                // A scale is a row of radio buttons; its ends say what they mean.
+                FieldKind::Scale { min, max, min_label, max_label } => (
+                    (*min..=*max)
+                        .map(|point| {
+                            let end = match (point == *min, point == *max) {
+                                (true, _) => min_label.as_ref(),
+                                (_, true) => max_label.as_ref(),
+                                _ => None,
+                            };
+                            let label = match (end, lang) {
+                                (Some(end), Lang::Ja) => format!("{point}（{}）", end.get(lang)),
+                                (Some(end), Lang::En) => format!("{point} ({})", end.get(lang)),
+                                (None, _) => point.to_string(),
+                            };
+                            let value = point.to_string();
+                            OptionView { checked: chosen.contains(&value.as_str()), value, label }
+                        })
+                        .collect(),
+                    false,
+                ),
                 _ => (Vec::new(), false),
             };
+            let days = match field.kind {
+                FieldKind::Booking { .. } => {
+                    slot_days(field, chosen.first().copied().unwrap_or(""), taken, today, lang)
+                }
+                _ => Vec::new(),
+            };
+            let no_slots =
+                matches!(field.kind, FieldKind::Booking { .. }) && days.iter().all(|d| d.slots.iter().all(|s| s.full));
             let condition = field.show_when.as_ref().map(|cond| {
                 let target = def.field(&cond.field);
                 let target_label = target.map(|f| f.label.get(lang).to_owned()).unwrap_or_else(|| cond.field.clone());
@@ -338,6 +439,8 @@ fn field_views(def: &FormDefinition, input: &RawInput, errors: &[FieldError], la
                     _ => None,
                 },
                 options,
+                days,
+                no_slots,
                 values,
                 errors: field_errors,
             }
@@ -364,7 +467,7 @@ struct Lookup {
 }
 
 /// Renders the form page, empty or refilled, with errors and a notice.
-fn render_form(
+async fn render_form(
     counter: &Counter,
     lang: Lang,
     uri: &Uri,
@@ -374,7 +477,8 @@ fn render_form(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let Filled { input, errors, notice, lookup } = filled;
-    let fields = field_views(def, &input, errors, lang);
+    let taken = taken_places(counter, &tenant.id, def).await?;
+    let fields = field_views(def, &input, errors, &taken, lang);
     // 住所を検索 is a submit button too: Enter in any input must still
     // mean 確認, so a default button comes first in such forms.
     let has_lookup = fields.iter().any(|f| f.kind == "address");
@@ -393,6 +497,7 @@ fn render_form(
                 id => def.id,
                 title => def.title.get(lang),
                 description => def.description.as_ref().map(|d| d.get(lang)),
+                anonymous => def.anonymous,
             },
             fields,
             summary,
@@ -404,6 +509,39 @@ fn render_form(
     Ok(html(status, counter.pages.render("form.html", ctx)?))
 }
 
+/// The form page for `def` as the console's form builder previews it: the
+/// resident's template, with nothing to send (no action, its buttons
+/// disabled), `notice` above it and `preview` (the builder's way back)
+/// under it.
+pub(crate) fn render_preview(
+    counter: &Counter,
+    lang: Lang,
+    tenant: &Tenant,
+    def: &FormDefinition,
+    notice: &str,
+    preview: minijinja::Value,
+) -> Result<Response, PageError> {
+    let fields = field_views(def, &RawInput::default(), &[], &HashMap::new(), lang);
+    let has_lookup = fields.iter().any(|f| f.kind == "address");
+    let ctx = context! {
+        ..context! { other_lang_url => "#preview-tools" },
+        ..base_context(lang, &Uri::from_static("/"), Some(tenant)),
+        ..context! {
+            form => context! {
+                id => def.id,
+                title => def.title.get(lang),
+                description => def.description.as_ref().map(|d| d.get(lang)),
+            },
+            fields,
+            summary => Vec::<()>::new(),
+            notice,
+            has_lookup,
+            preview,
+        }
+    };
+    Ok(html(StatusCode::OK, counter.pages.render("form.html", ctx)?))
+}
+
 async fn form_page(
     State(counter): Shared,
     Path((tenant, form)): Path<(String, String)>,
@@ -412,7 +550,7 @@ async fn form_page(
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (_, def) = load_form(&counter, &tenant.id, &form).await?;
-    let mut response = render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK)?;
+    let mut response = render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK).await?;
     // The form session: while a flood is on, this resident comes first.
     if let Some(cookie) =
         crate::guard::form_session_cookie(&counter.tokens, &tenant.id, counter.settings.secure_cookies)
@@ -489,7 +627,7 @@ async fn confirm(
     if let Some(field) = control(&pairs, "_lookup").map(str::to_owned) {
         let lookup = look_up_address(&counter, &def, &field, &mut pairs, lang).await?;
         let filled = Filled { input: answers(&pairs), lookup: Some(lookup), ..Filled::default() };
-        return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::OK);
+        return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::OK).await;
     }
     let input = answers(&pairs);
     let submission = match def.validate(&input, today_in_japan()) {
@@ -504,8 +642,19 @@ async fn confirm(
                 Filled { input, errors: &errors, ..Filled::default() },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
+            .await
         }
     };
+    // A slot that filled up while the resident was answering is said now;
+    // the committer counts again when it is sent.
+    if let Some((field, schedule, slot)) = def.booked_slot(&submission) {
+        let taken = taken_places(&counter, &tenant.id, &def).await?;
+        if taken.get(&slot.key()).copied().unwrap_or(0) >= i64::from(schedule.capacity) {
+            let errors = [FieldError::slot_full(field)];
+            let filled = Filled { input, errors: &errors, ..Filled::default() };
+            return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::CONFLICT).await;
+        }
+    }
     let ttl = i64::try_from(counter.settings.draft_ttl.as_secs()).unwrap_or(3600);
     let draft = Draft::new(&tenant.id, &def.id, version, ttl, submission);
     render_confirm(&counter, lang, &uri, &tenant, &def, &draft)
@@ -673,6 +822,7 @@ async fn edit(
     let t = ui::strings(lang);
     let notice = (draft.form_version != current_version).then(|| t["form_changed"]);
     render_form(&counter, lang, &uri, &tenant, &current, Filled { input, notice, ..Filled::default() }, StatusCode::OK)
+        .await
 }
 
 async fn submit(
@@ -699,7 +849,8 @@ async fn submit(
                 &current,
                 Filled { input, notice: Some(notice), ..Filled::default() },
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
     // The draft names the version it was checked against; the submission
@@ -730,8 +881,27 @@ async fn submit(
         draft_id: &draft.draft_id,
         inquiry_secret: &secret,
         notify_address: notify_address.as_deref(),
+        booking: def.booked_slot(&draft.submission).map(|(_, schedule, slot)| store::BookingClaim {
+            slot: slot.key(),
+            capacity: i64::from(schedule.capacity),
+        }),
     };
-    let accepted = counter.accept_sealed(&intake, key, payload).await?;
+    let accepted = match counter.accept_sealed(&intake, key, payload).await {
+        Ok(accepted) => accepted,
+        // Taken by others first: back to the form with every answer, and
+        // the message beside the slot.
+        Err(store::StoreError::SlotFull) => {
+            let input = draft.submission.to_input(&def);
+            let errors: Vec<FieldError> = def
+                .booked_slot(&draft.submission)
+                .map(|(field, _, _)| FieldError::slot_full(field))
+                .into_iter()
+                .collect();
+            let filled = Filled { input, errors: &errors, ..Filled::default() };
+            return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::CONFLICT).await;
+        }
+        Err(err) => return Err(err.into()),
+    };
     tracing::info!(tenant = %tenant.id, form = %draft.form_id, receipt = %accepted.receipt, duplicate = accepted.duplicate, "submission accepted");
     let ctx = context! {
         ..base_context(lang, &uri, Some(&tenant)),
@@ -743,6 +913,7 @@ async fn submit(
             received_at => format_jst(accepted.received_at, lang),
             record_hash => accepted.record_sha256,
             ledger_index => accepted.ledger_index,
+            booking_slot => def.booked_slot(&draft.submission).map(|(_, schedule, slot)| slot.full_label(schedule.minutes, lang)),
         }
     };
     Ok(html(StatusCode::OK, counter.pages.render("receipt.html", ctx)?))
@@ -762,11 +933,58 @@ async fn status_lookup(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let pairs = read_form_body(&headers, body, 4096).await?;
-    let typed_number = control(&pairs, "inquiry_number").unwrap_or("");
-    let typed_secret = control(&pairs, "secret").unwrap_or("");
+    render_status(&counter, &uri, &tenant, &pairs, Outcome::Looked).await
+}
+
+/// 予約を取り消す: the resident's 問合せ番号 and access key again, posted from
+/// the status page.
+async fn cancel_booking(
+    State(counter): Shared,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, PageError> {
+    let tenant = load_tenant(&counter, &tenant).await?;
+    let pairs = read_form_body(&headers, body, 4096).await?;
+    let number = InquiryNumber::parse(control(&pairs, "inquiry_number").unwrap_or(""));
+    let secret = canonical_secret(control(&pairs, "secret").unwrap_or(""));
+    let outcome = match number {
+        Some(number) => match counter.store.lookup_status(&number, &secret).await? {
+            Some(view) if view.tenant_id == tenant.id => match counter.store.cancel_booking(&number, &secret).await? {
+                Some(store::Cancellation::Cancelled { tenant_id, receipt, .. }) => {
+                    tracing::info!(tenant = %tenant_id, receipt = %receipt, "booking cancelled by the resident");
+                    Outcome::Cancelled
+                }
+                Some(store::Cancellation::AlreadyCancelled) => Outcome::Cancelled,
+                Some(store::Cancellation::NotCancellable) | None => Outcome::NotCancellable,
+            },
+            _ => Outcome::Looked,
+        },
+        None => Outcome::Looked,
+    };
+    render_status(&counter, &uri, &tenant, &pairs, outcome).await
+}
+
+enum Outcome {
+    Looked,
+    Cancelled,
+    NotCancellable,
+}
+
+/// The status page for the 問合せ番号 and access key in `pairs`.
+async fn render_status(
+    counter: &Counter,
+    uri: &Uri,
+    tenant: &Tenant,
+    pairs: &[(String, String)],
+    outcome: Outcome,
+) -> Result<Response, PageError> {
+    let lang = lang_of(uri);
+    let typed_number = control(pairs, "inquiry_number").unwrap_or("");
+    let typed_secret = control(pairs, "secret").unwrap_or("");
     let found = match InquiryNumber::parse(typed_number) {
         Some(number) => counter
             .store
@@ -777,10 +995,22 @@ async fn status_lookup(
     };
     let mut result = None;
     if let Some(view) = found {
-        let title = match load_form_version(&counter, &tenant.id, &view.form_id, view.form_version).await {
-            Ok(def) => def.title.get(lang).to_owned(),
-            Err(_) => view.form_id.clone(),
-        };
+        let def = load_form_version(counter, &tenant.id, &view.form_id, view.form_version).await.ok();
+        let title = def.as_ref().map_or_else(|| view.form_id.clone(), |def| def.title.get(lang).to_owned());
+        let slot = view.booking_slot.as_deref().and_then(forms::booking::Slot::parse_key);
+        let minutes = def
+            .as_ref()
+            .and_then(|def| def.fields.iter().find_map(|f| forms::booking::Schedule::of(&f.kind).map(|s| s.minutes)));
+        let booking_slot = slot.map(|slot| slot.full_label(minutes.unwrap_or(30), lang));
+        // Online, a booking can be given back until its day, while the
+        // office has not decided on it.
+        let cancellable = slot.is_some_and(|slot| slot.date >= today_in_japan())
+            && matches!(
+                view.status,
+                store::SubmissionStatus::Received
+                    | store::SubmissionStatus::InReview
+                    | store::SubmissionStatus::Returned
+            );
         result = Some(context! {
             form_title => title,
             receipt_number => view.receipt.to_string(),
@@ -788,12 +1018,21 @@ async fn status_lookup(
             received_at => format_jst(view.received_at, lang),
             status_changed_at => format_jst(view.status_changed_at, lang),
             staff_message => view.staff_message,
+            booking_slot,
+            cancellable,
         });
     }
     let status = if result.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
     let ctx = context! {
-        ..base_context(lang, &uri, Some(&tenant)),
-        ..context! { asked => true, result, inquiry_number => typed_number }
+        ..base_context(lang, uri, Some(tenant)),
+        ..context! {
+            asked => true,
+            result,
+            inquiry_number => typed_number,
+            secret => typed_secret,
+            cancelled => matches!(outcome, Outcome::Cancelled),
+            not_cancellable => matches!(outcome, Outcome::NotCancellable),
+        }
     };
     Ok(html(status, counter.pages.render("status.html", ctx)?))
 }

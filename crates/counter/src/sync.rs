@@ -38,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/desk/v1/events"),
     ("GET", "/api/desk/v1/forms"),
     ("POST", "/api/desk/v1/plant"),
+    ("GET", "/api/desk/v1/cancellations"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<Counter>> {
@@ -49,6 +50,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/api/desk/v1/events", post(push_events))
         .route("/api/desk/v1/forms", get(current_forms))
         .route("/api/desk/v1/plant", post(plant))
+        .route("/api/desk/v1/cancellations", get(cancellations))
 }
 
 /// API failures: a status and a short English reason, never more.
@@ -408,6 +410,41 @@ async fn push_events(
     Ok(Json(EventsEntered { last_seq, entered }))
 }
 
+/// Bookings residents cancelled (status only: which 到達番号, when), so the
+/// desk stops preparing for them.
+#[derive(Serialize, Deserialize)]
+pub struct Cancellations {
+    pub cancelled: Vec<CancelledBooking>,
+    /// More are waiting: ask again from the last `at`.
+    pub more: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CancelledBooking {
+    pub receipt: String,
+    pub at: i64,
+}
+
+#[derive(Deserialize)]
+struct SinceQuery {
+    since: Option<i64>,
+}
+
+/// The most cancellations one answer carries.
+const MAX_CANCELLATIONS: i64 = 1000;
+
+async fn cancellations(
+    State(counter): State<Arc<Counter>>,
+    SignedDesk { desk, uri, .. }: SignedDesk,
+) -> Result<Json<Cancellations>, ApiError> {
+    let query: SinceQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad query"))?;
+    let found = counter.store.cancellations_since(&desk.tenant_id, query.since.unwrap_or(0), MAX_CANCELLATIONS).await?;
+    let more = found.len() as i64 == MAX_CANCELLATIONS;
+    let cancelled = found.into_iter().map(|c| CancelledBooking { receipt: c.receipt.to_string(), at: c.at }).collect();
+    Ok(Json(Cancellations { cancelled, more }))
+}
+
 /// The tenant's forms as residents see them now, and its place name (for
 /// the desk's synthetic applicants).
 #[derive(Serialize, Deserialize)]
@@ -489,6 +526,8 @@ async fn plant(
         draft_id: &draft_id,
         inquiry_secret: &secret,
         notify_address: None,
+        // A planted applicant never takes a place residents could book.
+        booking: None,
     };
     let accepted = counter.accept_sealed(&intake, key, payload).await?;
     counter.store.add_watch_tag(&desk.tenant_id, &watch_tag(&counter, &desk.tenant_id, accepted.receipt)).await?;

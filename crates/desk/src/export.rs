@@ -364,6 +364,31 @@ fn end_line(line: &mut String) {
     line.push_str("\r\n");
 }
 
+/// A small table made on the desk (the survey results' counts) as a whole
+/// CSV file in `encoding`: the same framing as an export (BOM, CRLF), and
+/// every cell guarded against formula injection as an export's values are,
+/// since option labels, too, end up in a spreadsheet.
+pub(crate) fn encode_cells<R: AsRef<[String]>>(rows: &[R], encoding: CsvEncoding) -> Vec<u8> {
+    let mut text = String::new();
+    for row in rows {
+        for cell in row.as_ref() {
+            push_cell(&mut text, cell, Guard::On);
+        }
+        end_line(&mut text);
+    }
+    let mut out = Vec::with_capacity(text.len() + BOM.len());
+    match encoding {
+        CsvEncoding::Utf8Bom => {
+            out.extend_from_slice(BOM);
+            out.extend_from_slice(text.as_bytes());
+        }
+        CsvEncoding::ShiftJis => {
+            encode_shift_jis(&text, &mut out);
+        }
+    }
+    out
+}
+
 /// The cells of one field's value: one per part for a name with furigana
 /// and an address. A value whose shape does not fit the field (the field
 /// changed kind between versions) goes whole into the first cell.
@@ -389,7 +414,7 @@ fn single_cell<'v>(def: &FormDefinition, field: &Field, value: &'v Value, lang: 
     let ja = lang == Lang::Ja;
     match value {
         // Stored ISO (`2026-11-25`), stored `123-4567`: as they are.
-        Value::Text(s) | Value::Email(s) | Value::Date(s) | Value::PostalCode(s) => Cow::Borrowed(s),
+        Value::Text(s) | Value::Email(s) | Value::Date(s) | Value::PostalCode(s) | Value::Slot(s) => Cow::Borrowed(s),
         Value::Consent(true) => Cow::Borrowed(if ja { "同意" } else { "Agreed" }),
         Value::Consent(false) => Cow::Borrowed(if ja { "同意しない" } else { "Not agreed" }),
         // Choice labels (several joined with 、), phone with hyphens, numbers

@@ -106,6 +106,16 @@ pub fn synthetic_applicant(def: &FormDefinition, region: &str, rng: &mut impl Rn
                 Value::Number(rng.gen_range(low..=high.max(low)) as f64)
             }
             FieldKind::Consent { .. } => Value::Consent(true),
+            FieldKind::Scale { min, max, .. } => Value::Number(rng.gen_range(*min..=(*max).max(*min)) as f64),
+            // Planted through the desk API, which never takes a place: the
+            // slot only has to look like one residents book.
+            FieldKind::Booking { .. } => {
+                let today = time::OffsetDateTime::now_utc().date();
+                let Some(schedule) = forms::booking::Schedule::of(&field.kind) else { continue };
+                let slots = schedule.slots(today);
+                let Some(slot) = slots.choose(rng) else { continue };
+                Value::Slot(slot.key())
+            }
         };
         values.insert(field.name.clone(), value);
     }

@@ -12,9 +12,11 @@
 #![forbid(unsafe_code)]
 
 pub mod ceremony;
+pub mod charts;
 pub mod export;
 mod honeytoken;
 mod keyring;
+pub mod results;
 pub mod staff;
 mod store;
 mod sync;

@@ -18,6 +18,8 @@ pub struct SyncReport {
     pub pages: u64,
     pub pulled: u64,
     pub stored: u64,
+    /// Records residents cancelled (bookings), marked 取消 here.
+    pub cancelled: u64,
 }
 
 pub struct SyncClient {
@@ -126,7 +128,33 @@ impl SyncClient {
                 report.stored += store.store_page(&keys.tenant, &stored, next.max(last)).await?;
             }
             if !page.more {
+                report.cancelled = self.sync_cancellations(keys, store).await?;
                 return Ok(report);
+            }
+        }
+    }
+
+    /// Reads the bookings residents cancelled since the last time and marks
+    /// those records 取消.
+    async fn sync_cancellations(&self, keys: &KeyRing, store: &DeskStore) -> Result<u64> {
+        let mut changed = 0;
+        loop {
+            let since = store.cancellation_cursor(&keys.tenant).await?;
+            let path = format!("/api/desk/v1/cancellations?since={since}");
+            let page: counter::sync::Cancellations = self.signed(keys, reqwest::Method::GET, &path, Vec::new()).await?;
+            let mut cancelled = Vec::with_capacity(page.cancelled.len());
+            for c in &page.cancelled {
+                let receipt = ReceiptNumber::parse(&c.receipt).ok_or_else(|| DeskError::BadRecord {
+                    receipt: c.receipt.clone(),
+                    reason: "unreadable 到達番号".into(),
+                })?;
+                cancelled.push((receipt, c.at));
+            }
+            changed += store.apply_cancellations(&keys.tenant, &cancelled).await?;
+            // A full page all within one second would be asked for again
+            // forever; the rest come with the next sync's newer ones.
+            if !page.more || store.cancellation_cursor(&keys.tenant).await? == since {
+                return Ok(changed);
             }
         }
     }

@@ -20,8 +20,10 @@ use serde::Deserialize;
 use store::{ReceiptNumber, SubmissionStatus};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::charts::{bar_chart, Bar};
 use crate::export::{CsvEncoding, CsvExport, ExportRow};
 use crate::keyring::KeyRing;
+use crate::results::{format_number, format_percent, percent, FormResults, Question, Summary, Tally};
 use crate::staff::{LoginRefused, Staff};
 use crate::store::DeskStore;
 use crate::sync::SyncClient;
@@ -94,6 +96,8 @@ impl DeskApp {
             ("sessions.html", include_str!("templates/sessions.html")),
             ("staff.html", include_str!("templates/staff.html")),
             ("frozen.html", include_str!("templates/frozen.html")),
+            ("results.html", include_str!("templates/results.html")),
+            ("answers.html", include_str!("templates/answers.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");
@@ -149,6 +153,9 @@ impl DeskApp {
             .route("/records/{receipt}/comment", post(comment))
             .route("/records/{receipt}/assign", post(assign))
             .route("/export", get(export))
+            .route("/forms/{form}/results", get(results_page))
+            .route("/forms/{form}/results.csv", get(results_csv))
+            .route("/forms/{form}/results/{field}/answers", get(answers_page))
             .route("/sync", post(sync_now))
             .route("/staff", get(staff_page).post(add_staff))
             .route("/staff/{login}/unlock", post(unlock_staff))
@@ -259,6 +266,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/records/{receipt}/comment", Access::Can(Action::ProcessSubmissions)),
     ("POST", "/records/{receipt}/assign", Access::Can(Action::ProcessSubmissions)),
     ("GET", "/export", Access::Can(Action::ProcessSubmissions)),
+    // Survey results: whoever may view the records may see what they add
+    // up to; the free-text answers are a read of records like any other.
+    ("GET", "/forms/{form}/results", Access::Can(Action::ViewSubmissions)),
+    ("GET", "/forms/{form}/results.csv", Access::Can(Action::ViewSubmissions)),
+    ("GET", "/forms/{form}/results/{field}/answers", Access::Can(Action::ViewSubmissions)),
     ("POST", "/sync", Access::Can(Action::ProcessSubmissions)),
     ("GET", "/staff", Access::Can(Action::ManageStaff)),
     ("POST", "/staff", Access::Can(Action::ManageStaff)),
@@ -957,6 +969,259 @@ async fn export(
         response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// The newest definition of a form this desk holds records of.
+async fn latest_definition(app: &DeskApp, form_id: &str) -> Result<Option<FormDefinition>, WebError> {
+    let Some((_, text)) = app.store.latest_form(form_id).await? else { return Ok(None) };
+    Ok(Some(FormDefinition::parse(&text).map_err(|e| DeskError::Setup(format!("form definition: {e}")))?))
+}
+
+/// Opens a form's records a page at a time and gives each payload to
+/// `each`, so a large survey never sits whole in memory. The store's
+/// export pages leave synthetic applicants (honeytokens) out: they are not
+/// real answers, so they are in no count, and since they are in no list
+/// either, the answers page never shows one (a clerk paging through
+/// comments must not be frozen for reading what the desk planted).
+async fn each_payload(
+    app: &DeskApp,
+    form_id: &str,
+    mut each: impl FnMut(&crate::StoredRecord, &serde_json::Value),
+) -> crate::Result<()> {
+    let (_, upto) = app.store.export_extent(form_id).await?;
+    let mut after = ReceiptNumber::START;
+    loop {
+        let page = app.store.export_page(form_id, after, upto, 500).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.receipt;
+        for record in &page {
+            each(record, &crate::store::open_payload(&app.keys, record)?);
+        }
+    }
+}
+
+async fn tally(app: &DeskApp, form_id: &str, def: &FormDefinition, lang: Lang) -> crate::Result<FormResults> {
+    let mut tally = Tally::new(def);
+    each_payload(app, form_id, |_, payload| tally.add(payload)).await?;
+    Ok(tally.finish(lang))
+}
+
+/// Logs a look at a form's counts. The counts are not the content of any
+/// record, so, like the counter's console showing receipt data, the read
+/// is shown to the watch as 0 records: a clerk looking at a survey of
+/// 5,000 answers must not be frozen for it, while the networks and
+/// addresses the account is used from still count. The free-text answers
+/// are content and are counted on their own page.
+async fn watched_counts(
+    app: &Arc<DeskApp>,
+    session: &Session,
+    source: &Source,
+    action: &str,
+    detail: &str,
+) -> Result<Verdict, WebError> {
+    let read = ReadAttempt {
+        login: &session.staff.login,
+        action,
+        receipt: None,
+        records: 0,
+        honeytokens: 0,
+        source: source.0.as_deref(),
+        detail,
+    };
+    Ok(app.watched(&read).await?)
+}
+
+/// One row of a result's table: label, count, percent as shown.
+fn result_row(label: &str, count: u64, percent: f64) -> minijinja::Value {
+    context! { label => label, count => count, percent => format_percent(percent) }
+}
+
+/// The results page's view of one question: its chart (SVG, escaped by
+/// `charts`), the same figures as a table, and its statistics.
+fn question_view(question: &Question, respondents: u64, lang: Lang) -> minijinja::Value {
+    let t = strings(lang);
+    let chart_id = format!("chart-{}", question.name);
+    match &question.summary {
+        Summary::Choice { multiple, options, unanswered, other } => {
+            let not_answered = t.get("not_answered_short").copied().unwrap_or_default();
+            let other_label = t.get("other_answer").copied().unwrap_or_default();
+            let mut bars: Vec<Bar<'_>> = options
+                .iter()
+                .map(|o| Bar { label: &o.label, count: o.count, percent: o.percent, muted: false })
+                .collect();
+            if *other > 0 {
+                bars.push(Bar {
+                    label: other_label,
+                    count: *other,
+                    percent: percent(*other, respondents),
+                    muted: true,
+                });
+            }
+            bars.push(Bar {
+                label: not_answered,
+                count: *unanswered,
+                percent: percent(*unanswered, respondents),
+                muted: true,
+            });
+            let rows: Vec<_> = bars.iter().map(|b| result_row(b.label, b.count, b.percent)).collect();
+            let title = format!("{}（{}）", question.label, t.get("chart_of").copied().unwrap_or_default());
+            context! {
+                name => question.name, label => question.label, kind => "choice", multiple => multiple,
+                chart => minijinja::Value::from_safe_string(bar_chart(&chart_id, &title, &bars, lang)),
+                rows, base => respondents,
+            }
+        }
+        Summary::Scale { points, answered, unanswered, other, mean, .. } => {
+            let bars: Vec<Bar<'_>> = points
+                .iter()
+                .map(|p| Bar { label: &p.label, count: p.count, percent: p.percent, muted: false })
+                .collect();
+            let rows: Vec<_> = bars.iter().map(|b| result_row(b.label, b.count, b.percent)).collect();
+            let title = format!("{}（{}）", question.label, t.get("chart_of").copied().unwrap_or_default());
+            context! {
+                name => question.name, label => question.label, kind => "scale",
+                chart => minijinja::Value::from_safe_string(bar_chart(&chart_id, &title, &bars, lang)),
+                rows, base => answered, answered, unanswered, other,
+                mean => mean.map(|m| format!("{m:.2}")),
+            }
+        }
+        Summary::Number { answered, unanswered, mean, min, max } => context! {
+            name => question.name, label => question.label, kind => "number", answered, unanswered,
+            mean => mean.map(format_number), min => min.map(format_number), max => max.map(format_number),
+        },
+        Summary::Answers { answered, unanswered, listable } => context! {
+            name => question.name, label => question.label, kind => "answers", answered, unanswered, listable,
+        },
+    }
+}
+
+/// 集計: what a form's answers add up to, per question, with a chart and
+/// a table for each choice and scale. Counts only: free text is counted
+/// here and read on its own, watched page.
+async fn results_page(
+    State(app): Shared,
+    Extension(source): Extension<Source>,
+    headers: HeaderMap,
+    Path(form): Path<String>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let lang = session.lang;
+    let Some(def) = latest_definition(&app, &form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    let detail = format!("survey results of form {form} (counts only) · ");
+    if watched_counts(&app, &session, &source, "view", &detail).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(lang));
+    }
+    let results = tally(&app, &form, &def, lang).await?;
+    let questions: Vec<_> = results.questions.iter().map(|q| question_view(q, results.respondents, lang)).collect();
+    let ctx = context! {
+        ..base(&app, lang, Some(&session)),
+        ..context! {
+            form => form, title => def.title.get(lang), anonymous => def.anonymous,
+            respondents => results.respondents, questions,
+        }
+    };
+    Ok(app.render("results.html", ctx))
+}
+
+#[derive(Deserialize, Default)]
+struct ResultsQuery {
+    encoding: Option<String>,
+    page: Option<i64>,
+}
+
+/// The results' counts as CSV (UTF-8 with a BOM, or Shift_JIS): never an
+/// answer's text. Logged as an export of 0 records (see `watched_counts`).
+async fn results_csv(
+    State(app): Shared,
+    Extension(source): Extension<Source>,
+    headers: HeaderMap,
+    Path(form): Path<String>,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let encoding = q.encoding.as_deref().and_then(CsvEncoding::from_param).unwrap_or_default();
+    let Some(def) = latest_definition(&app, &form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    let detail = format!("survey results of form {form} · {} (counts only) · ", encoding.param());
+    if watched_counts(&app, &session, &source, "export", &detail).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(session.lang));
+    }
+    let results = tally(&app, &form, &def, session.lang).await?;
+    let mut response = Response::new(Body::from(crate::results::to_csv(&results, encoding, session.lang)));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+    let filename = format!("{form}-results-{}.csv", encoding.param());
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Free-text answers on a page.
+const ANSWERS_PAGE: u64 = 50;
+
+/// The free-text answers to one question, 50 a page. Reading them is
+/// reading records: the answers shown are counted as records, logged and
+/// shown to the watch before anything is sent, exactly like a record page.
+async fn answers_page(
+    State(app): Shared,
+    Extension(source): Extension<Source>,
+    headers: HeaderMap,
+    Path((form, field)): Path<(String, String)>,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let lang = session.lang;
+    let Some(def) = latest_definition(&app, &form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    // Free text only: a name or an address is read on its record.
+    let Some(question) = def.fields.iter().find(|f| f.name == field && crate::results::is_free_text(&f.kind)) else {
+        return Ok((StatusCode::NOT_FOUND, "no such question").into_response());
+    };
+    // A page number is typed by whoever edits the address: saturating,
+    // so a huge one is an empty page, not an overflow.
+    let page = q.page.unwrap_or(0).max(0) as u64;
+    let first = page.saturating_mul(ANSWERS_PAGE);
+    let end = first.saturating_add(ANSWERS_PAGE);
+    // Only this page's answers are kept; the others are only counted.
+    let mut total = 0u64;
+    let mut answers = Vec::new();
+    each_payload(&app, &form, |record, payload| {
+        if let Some(text) = crate::results::free_text(payload, &field) {
+            if (first..end).contains(&total) {
+                answers.push(context! {
+                    receipt => record.receipt.to_string(), received_at => format_jst(record.received_at), text,
+                });
+            }
+            total += 1;
+        }
+    })
+    .await?;
+    let read = ReadAttempt {
+        login: &session.staff.login,
+        action: "view",
+        receipt: None,
+        records: answers.len() as u64,
+        honeytokens: 0,
+        source: source.0.as_deref(),
+        detail: &format!("free-text answers to form {form} question {field}, page {} · ", page.saturating_add(1)),
+    };
+    if app.watched(&read).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(lang));
+    }
+    let shown = answers.len() as u64;
+    let ctx = context! {
+        ..base(&app, lang, Some(&session)),
+        ..context! {
+            form => form, field => field, title => def.title.get(lang), question => question.label.get(lang),
+            answers, total, page, first => first.saturating_add(1), last => first.saturating_add(shown),
+            more => first.saturating_add(shown) < total,
+        }
+    };
+    Ok(app.render("answers.html", ctx))
 }
 
 /// The tenant admin's page: who works on this desk, with what role; new

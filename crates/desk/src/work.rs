@@ -16,7 +16,7 @@ pub fn allowed_next(from: SubmissionStatus) -> &'static [SubmissionStatus] {
         Received => &[InReview, Rejected],
         InReview => &[Completed, Returned, Rejected],
         Returned => &[InReview, Rejected],
-        Completed | Rejected => &[],
+        Completed | Rejected | Cancelled => &[],
     }
 }
 
@@ -259,6 +259,75 @@ impl DeskStore {
             .execute(self.db())
             .await?;
         self.log_access(actor, "assign", Some(receipt), to.unwrap_or("-")).await
+    }
+
+    /// Where this desk's reading of the counter's cancellations got to.
+    pub async fn cancellation_cursor(&self, tenant: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT since FROM cancellation_cursor WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(self.db())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("since")?,
+            None => 0,
+        })
+    }
+
+    /// Marks the records residents cancelled (取消, by "resident", with
+    /// nothing to push back) and moves the cursor to `since`, in one
+    /// transaction. A cancellation of a record not pulled yet stops the
+    /// cursor before it, so it is applied once the record is here. Returns
+    /// how many records changed.
+    pub async fn apply_cancellations(&self, tenant: &str, cancelled: &[(ReceiptNumber, i64)]) -> Result<u64> {
+        let mut tx = self.db().begin().await?;
+        let mut changed = 0;
+        let mut since = None;
+        for (receipt, at) in cancelled {
+            let done = sqlx::query(
+                "UPDATE records SET status = 'cancelled', status_changed_at = $3, status_pushed_at = $3,
+                   push_message = NULL
+                 WHERE receipt_year = $1 AND receipt_seq = $2 AND status <> 'cancelled'",
+            )
+            .bind(receipt.year)
+            .bind(receipt.seq)
+            .bind(*at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                changed += 1;
+                sqlx::query(
+                    "INSERT INTO status_history (receipt_year, receipt_seq, status, message, actor, at)
+                     VALUES ($1, $2, 'cancelled', NULL, 'resident', $3)",
+                )
+                .bind(receipt.year)
+                .bind(receipt.seq)
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let held = sqlx::query("SELECT 1 AS one FROM records WHERE receipt_year = $1 AND receipt_seq = $2")
+                    .bind(receipt.year)
+                    .bind(receipt.seq)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if held.is_none() {
+                    break;
+                }
+            }
+            since = Some(*at);
+        }
+        if let Some(since) = since {
+            sqlx::query(
+                "INSERT INTO cancellation_cursor (tenant_id, since) VALUES ($1, $2)
+                 ON CONFLICT (tenant_id) DO UPDATE SET since = $2",
+            )
+            .bind(tenant)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Status changes the counter has not yet acknowledged.

@@ -45,6 +45,10 @@ pub struct FormDefinition {
     /// Largest request body the counter reads for this form, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// An anonymous survey (匿名アンケート): it may not ask who the resident
+    /// is (no name, address, 〒, phone or e-mail field), and the pages say so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     pub fields: Vec<Field>,
 }
 
@@ -151,6 +155,39 @@ pub enum FieldKind {
     },
     /// A checkbox the resident must tick to agree to `statement`.
     Consent { statement: Text },
+    /// A rating on a scale from `min` to `max` (e.g. 1 = 不満 … 5 = 満足),
+    /// stored as a number; `min_label`/`max_label` name the ends.
+    Scale {
+        #[serde(default = "scale_min")]
+        min: i64,
+        #[serde(default = "scale_max")]
+        max: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_label: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_label: Option<Text>,
+    },
+    /// A time slot (see [`crate::booking`]): on `weekdays` (`mon`…`sun`) at
+    /// `times` (`09:30`), each `minutes` long, `capacity` residents each,
+    /// between `from` and `until` (date bounds as for dates), never on a
+    /// date in `closed` nor, when `holidays_closed`, on 祝日 and 年末年始.
+    /// Stored as the slot's key, `2026-12-01T09:30`.
+    Booking {
+        #[serde(default = "office_weekdays")]
+        weekdays: Vec<String>,
+        times: Vec<String>,
+        #[serde(default = "slot_minutes")]
+        minutes: u32,
+        capacity: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        closed: Vec<String>,
+        #[serde(default = "booking_from")]
+        from: String,
+        #[serde(default = "booking_until")]
+        until: String,
+        #[serde(default = "yes")]
+        holidays_closed: bool,
+    },
 }
 
 impl FieldKind {
@@ -167,12 +204,51 @@ impl FieldKind {
             FieldKind::Text { .. } => "text",
             FieldKind::Number { .. } => "number",
             FieldKind::Consent { .. } => "consent",
+            FieldKind::Scale { .. } => "scale",
+            FieldKind::Booking { .. } => "booking",
         }
+    }
+
+    /// Whether an answer of this kind says who the resident is (refused in
+    /// an anonymous survey).
+    pub fn identifies(&self) -> bool {
+        matches!(
+            self,
+            FieldKind::Name { .. }
+                | FieldKind::PostalCode
+                | FieldKind::Address
+                | FieldKind::Phone
+                | FieldKind::Email { .. }
+        )
     }
 }
 
 fn yes() -> bool {
     true
+}
+
+pub(crate) fn scale_min() -> i64 {
+    1
+}
+
+pub(crate) fn scale_max() -> i64 {
+    5
+}
+
+pub(crate) fn office_weekdays() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec()
+}
+
+pub(crate) fn slot_minutes() -> u32 {
+    30
+}
+
+pub(crate) fn booking_from() -> String {
+    "today+1".into()
+}
+
+pub(crate) fn booking_until() -> String {
+    "today+30".into()
 }
 
 pub(crate) fn default_max_length() -> usize {

@@ -28,6 +28,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod booking;
 mod definition;
 mod input;
 mod normalize;

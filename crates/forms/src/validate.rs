@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use crate::booking::{Schedule, Slot};
 use crate::definition::{DateBound, Field, FieldKind, FormDefinition};
 use crate::input::RawInput;
 use crate::normalize::{
@@ -62,6 +63,8 @@ pub enum Value {
     Choices(Vec<String>),
     Number(f64),
     Consent(bool),
+    /// A booked time slot, `2026-12-01T09:30` (see [`crate::booking::Slot`]).
+    Slot(String),
 }
 
 /// One thing the resident must fix: which field, which HTML input to show
@@ -108,11 +111,21 @@ pub enum ErrorCode {
         max: String,
     },
     ConsentRequired,
+    /// Not one of the slots the schedule offers (any more).
+    UnknownSlot,
+    /// The slot filled up while the resident was answering (said by the
+    /// counter, which counts bookings; never by validation).
+    SlotFull,
 }
 
 impl FieldError {
     fn new(field: &Field, input: String, code: ErrorCode) -> Self {
         FieldError { field: field.name.clone(), input, code }
+    }
+
+    /// "This slot is full now", shown beside a booking field.
+    pub fn slot_full(field: &Field) -> FieldError {
+        FieldError::new(field, field.name.clone(), ErrorCode::SlotFull)
     }
 
     /// A plain, polite message to show beside the input. It never repeats
@@ -170,6 +183,12 @@ impl ErrorCode {
             (NumberTooLarge { max }, false) => format!("Please enter {max} or less."),
             (ConsentRequired, true) => "内容をご確認のうえ、同意してください。".into(),
             (ConsentRequired, false) => "Please read the statement and tick the box to agree.".into(),
+            (UnknownSlot, true) => "予約できる日時の中から選んでください。".into(),
+            (UnknownSlot, false) => "Please choose one of the times that can be booked.".into(),
+            (SlotFull, true) => {
+                "申し訳ありません。この日時は先に予約がいっぱいになりました。別の日時を選んでください。".into()
+            }
+            (SlotFull, false) => "Sorry, this time has just been fully booked. Please choose another time.".into(),
         }
     }
 }
@@ -194,7 +213,12 @@ impl Submission {
             };
             let n = &field.name;
             match value {
-                Value::Text(s) | Value::PostalCode(s) | Value::Date(s) | Value::Email(s) | Value::Choice(s) => {
+                Value::Text(s)
+                | Value::PostalCode(s)
+                | Value::Date(s)
+                | Value::Email(s)
+                | Value::Choice(s)
+                | Value::Slot(s) => {
                     out.push(n, s);
                     if matches!(field.kind, FieldKind::Email { confirm: true }) {
                         out.push(format!("{n}.confirm"), s);
@@ -295,7 +319,19 @@ impl FormDefinition {
             Value::Number(x) => format_number(*x),
             Value::Consent(true) => if ja { "同意する" } else { "Agreed" }.into(),
             Value::Consent(false) => if ja { "同意しない" } else { "Not agreed" }.into(),
+            Value::Slot(key) => match (Slot::parse_key(key), &field.kind) {
+                (Some(slot), FieldKind::Booking { minutes, .. }) => slot.full_label(*minutes, lang),
+                _ => key.clone(),
+            },
         }
+    }
+
+    /// The first booking field that is answered, with the slot chosen.
+    pub fn booked_slot<'a>(&'a self, submission: &Submission) -> Option<(&'a Field, Schedule, Slot)> {
+        self.fields.iter().find_map(|field| {
+            let Some(Value::Slot(key)) = submission.values.get(&field.name) else { return None };
+            Some((field, Schedule::of(&field.kind)?, Slot::parse_key(key)?))
+        })
     }
 }
 
@@ -549,6 +585,29 @@ fn validate_field(field: &Field, input: &RawInput, today: Date, errors: &mut Vec
                 return e.add(n, ErrorCode::NumberTooLarge { max });
             }
             Some(Value::Number(x))
+        }
+        FieldKind::Scale { min, max, .. } => {
+            let raw = single_line(get(n));
+            if raw.is_empty() {
+                return e.empty();
+            }
+            match raw.parse::<i64>() {
+                Ok(x) if (*min..=*max).contains(&x) => Some(Value::Number(x as f64)),
+                _ => e.add(n, ErrorCode::UnknownChoice),
+            }
+        }
+        FieldKind::Booking { .. } => {
+            let raw = single_line(get(n));
+            if raw.is_empty() {
+                return e.empty();
+            }
+            let offered = Schedule::of(&field.kind)
+                .zip(Slot::parse_key(&raw))
+                .filter(|(schedule, slot)| schedule.offers(slot, today));
+            match offered {
+                Some((_, slot)) => Some(Value::Slot(slot.key())),
+                None => e.add(n, ErrorCode::UnknownSlot),
+            }
         }
         FieldKind::Consent { .. } => {
             if consent_ticked(get(n)) {

@@ -402,11 +402,12 @@ pub async fn desk_command(command: DeskCommand) -> anyhow::Result<()> {
             let app = desk::web::DeskApp::new(store.clone(), ring, config.client()?, Default::default());
             let (report, pushed) = app.sync_once().await?;
             println!(
-                "synced: {} new records ({} pulled in {} pages); {} status changes pushed; {} records on this desk",
+                "synced: {} new records ({} pulled in {} pages); {} status changes pushed; {} bookings cancelled by residents; {} records on this desk",
                 report.stored,
                 report.pulled,
                 report.pages,
                 pushed,
+                report.cancelled,
                 store.count_records().await?
             );
         }

@@ -34,6 +34,7 @@ mod keys;
 mod notify;
 mod record;
 mod resident;
+mod stream;
 mod token;
 mod wrap;
 
@@ -42,6 +43,7 @@ pub use keys::{KeyId, TenantKeyPair, TenantPrivateKey, TenantPublicKey};
 pub use notify::NotificationKey;
 pub use record::{open, seal, RecordBinding, SealedRecord};
 pub use resident::{seal_message, ResidentKeys};
+pub use stream::{sealed_len, AttachmentBinding, StreamOpener, StreamSealer, CHUNK};
 pub use token::TokenBox;
 pub use wrap::{
     generate_recovery_secret, read_key_file_info, unwrap_secret, wrap_secret, KdfParams, KeyKind, WrapPurpose,

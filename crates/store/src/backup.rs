@@ -856,7 +856,8 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
 }
 
 const COMPARED_COLUMNS: &str = "tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
-    secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, received_at, notify_address, ledger_index";
+    secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, received_at, notify_address, ledger_index,
+    booking_slot";
 
 /// A submission's columns that never change after it is committed.
 #[derive(Debug, PartialEq, Eq)]
@@ -868,6 +869,7 @@ struct Settled {
     received_at: i64,
     notify_address: Option<Vec<u8>>,
     ledger_index: Option<i64>,
+    booking_slot: Option<String>,
 }
 
 fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
@@ -884,6 +886,7 @@ fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
         received_at: row.try_get("received_at")?,
         notify_address: row.try_get("notify_address")?,
         ledger_index: row.try_get("ledger_index")?,
+        booking_slot: row.try_get("booking_slot")?,
     })
 }
 

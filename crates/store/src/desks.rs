@@ -289,7 +289,7 @@ impl Store {
         for change in changes {
             let done = sqlx::query(
                 "UPDATE submissions SET status = $1, status_changed_at = $2, staff_message = $6
-                 WHERE tenant_id = $3 AND receipt_year = $4 AND receipt_seq = $5
+                 WHERE tenant_id = $3 AND receipt_year = $4 AND receipt_seq = $5 AND status <> 'cancelled'
                    AND (status_changed_at < $2 OR (status_changed_at = $2 AND status <> $1))",
             )
             .bind(change.status.as_str())

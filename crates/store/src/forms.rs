@@ -21,6 +21,16 @@ pub struct PublishedForm {
     pub published_at: i64,
 }
 
+/// The latest version of one of a tenant group's templates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedTemplate {
+    pub group_id: String,
+    pub form_id: String,
+    pub version: i64,
+    pub definition: String,
+    pub published_at: i64,
+}
+
 /// The outcome of publishing: the version now current, and whether this
 /// call made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +114,30 @@ impl Store {
         .fetch_optional(&self.db)
         .await?;
         row.map(|row| Ok((row.try_get("version")?, row.try_get("definition")?))).transpose()
+    }
+
+    /// The latest version of each of a group's templates, by form id: what
+    /// the group's municipalities may adopt.
+    pub async fn group_templates(&self, group: &str) -> Result<Vec<PublishedTemplate>> {
+        let rows = sqlx::query(
+            "SELECT group_id, form_id, version, definition, published_at FROM form_templates t WHERE group_id = $1
+             AND version = (SELECT MAX(version) FROM form_templates u WHERE u.group_id = t.group_id AND u.form_id = t.form_id)
+             ORDER BY form_id",
+        )
+        .bind(group)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PublishedTemplate {
+                    group_id: row.try_get("group_id")?,
+                    form_id: row.try_get("form_id")?,
+                    version: row.try_get("version")?,
+                    definition: row.try_get("definition")?,
+                    published_at: row.try_get("published_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Publishes a tenant's form. A new version is made only when the text

@@ -34,6 +34,7 @@ pub(crate) struct Job {
     pub draft_sha256: String,
     pub inquiry_secret: String,
     pub notify_address: Option<Vec<u8>>,
+    pub booking: Option<crate::BookingClaim>,
     pub seal: SealFn,
     pub reply: oneshot::Sender<Result<Acceptance>>,
 }
@@ -193,6 +194,58 @@ async fn commit_batch(db: &AnyPool, vault: &Vault, batch: Vec<Job>) {
 
 type BatchError = (BatchFailure, String, Vec<Reply>);
 
+/// Splits `jobs` into those that get a place (or book nothing) and those
+/// whose slot is full, counting the places already held and those given
+/// earlier in this batch. Must run under the tenants' number locks.
+async fn claim_places(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    jobs: Vec<Job>,
+) -> std::result::Result<(Vec<Job>, Vec<Job>), (sqlx::Error, Vec<Job>)> {
+    let mut held: std::collections::HashMap<(String, String, String), i64> = std::collections::HashMap::new();
+    let (mut kept, mut full) = (Vec::with_capacity(jobs.len()), Vec::new());
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        let Some(claim) = &job.booking else {
+            kept.push(job);
+            continue;
+        };
+        let key = (job.tenant.clone(), job.form_id.clone(), claim.slot.clone());
+        let taken = match held.get(&key) {
+            Some(n) => *n,
+            None => {
+                let counted = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM submissions
+                     WHERE tenant_id = $1 AND form_id = $2 AND booking_slot = $3 AND status <> 'cancelled'",
+                )
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(&key.2)
+                .fetch_one(&mut **tx)
+                .await
+                .and_then(|row| row.try_get::<i64, _>("n"));
+                match counted {
+                    Ok(n) => n,
+                    Err(err) => {
+                        let mut all = kept;
+                        all.extend(full);
+                        all.push(job);
+                        all.extend(jobs);
+                        return Err((err, all));
+                    }
+                }
+            }
+        };
+        if taken < claim.capacity {
+            held.insert(key, taken + 1);
+            kept.push(job);
+        } else {
+            held.insert(key, taken);
+            full.push(job);
+        }
+    }
+    Ok((kept, full))
+}
+
 /// One transaction for the batch, in a fixed number of statements: lock
 /// the tenants' number rows, drop drafts another node committed meanwhile,
 /// take consecutive numbers per tenant, seal (in parallel), append the
@@ -249,6 +302,23 @@ async fn write_batch(
             return Ok(Vec::new());
         }
     }
+    // Places in time slots, counted under the tenants' number locks: every
+    // submission of a tenant, on any node, waits for them, so the count
+    // cannot change before this transaction commits.
+    if jobs.iter().any(|j| j.booking.is_some()) {
+        let (kept, full) = match claim_places(&mut tx, jobs).await {
+            Ok(split) => split,
+            Err((err, jobs)) => fail!(BatchFailure::Database, err, jobs),
+        };
+        for job in full {
+            let _ = job.reply.send(Err(StoreError::SlotFull));
+        }
+        jobs = kept;
+        if jobs.is_empty() {
+            let _ = tx.commit().await;
+            return Ok(Vec::new());
+        }
+    }
     // Consecutive numbers per tenant, in one statement each.
     let mut numbers = Vec::with_capacity(jobs.len());
     for tenant in &tenants {
@@ -296,6 +366,7 @@ async fn write_batch(
             job.draft_sha256,
             job.inquiry_secret,
             job.notify_address,
+            job.booking.map(|b| b.slot),
         ));
     }
     let half = work.len().div_ceil(2);
@@ -344,7 +415,7 @@ async fn write_batch(
         .into_iter()
         .zip(&meta)
         .map(|((receipt, record), m)| {
-            let (tenant, form_id, form_version, draft, secret, notify) = m;
+            let (tenant, form_id, form_version, draft, secret, notify, slot) = m;
             let inquiry = inquiries.next().unwrap_or_else(InquiryNumber::generate);
             let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
             let bytes = record.to_bytes();
@@ -364,6 +435,7 @@ async fn write_batch(
                 notify_address: notify.as_ref().map(hex::encode),
                 // Set below, once the leaves have their indexes.
                 ledger_index: -1,
+                booking_slot: slot.clone(),
             };
             given.push(inquiry);
             (Entry::Submission(row), bytes)

@@ -45,6 +45,9 @@ pub struct SubmissionRow {
     /// Sealed to the counter's notification key, hex.
     pub notify_address: Option<String>,
     pub ledger_index: i64,
+    /// The time slot the submission booked (`2026-12-01T09:30`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_slot: Option<String>,
 }
 
 impl SubmissionRow {
@@ -193,13 +196,14 @@ pub(crate) async fn insert_submissions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     rows: &[(&SubmissionRow, &[u8], &str)],
 ) -> Result<u64> {
-    const COLUMNS: usize = 18;
+    const COLUMNS: usize = 19;
     let mut inserted = 0;
     for batch in rows.chunks(PARAMETERS_PER_STATEMENT / COLUMNS) {
         let sql = format!(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
                secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at, notify_address, ledger_index, vault_segment) VALUES {} ON CONFLICT DO NOTHING",
+               status_changed_at, notify_address, ledger_index, vault_segment, booking_slot)
+             VALUES {} ON CONFLICT DO NOTHING",
             placeholders(batch.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
@@ -222,7 +226,8 @@ pub(crate) async fn insert_submissions(
                 .bind(row.received_at)
                 .bind(row.notify_address.as_ref().and_then(|a| hex::decode(a).ok()))
                 .bind(row.ledger_index)
-                .bind(segment.to_string());
+                .bind(segment.to_string())
+                .bind(row.booking_slot.clone());
         }
         inserted += query.execute(&mut **tx).await?.rows_affected();
     }
@@ -331,6 +336,7 @@ mod tests {
             received_at: 1_700_000_000,
             notify_address: None,
             ledger_index: seq,
+            booking_slot: (seq % 2 == 0).then(|| "2026-12-01T09:00".into()),
         }
     }
 

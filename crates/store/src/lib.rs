@@ -15,6 +15,7 @@
 
 mod alerts;
 pub mod backup;
+mod bookings;
 mod db;
 mod desks;
 mod forms;
@@ -30,14 +31,16 @@ mod vault;
 
 pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFilter, LedgerReport};
 pub use alerts::SecurityContacts;
+pub use bookings::{Cancellation, CancelledBooking};
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};
-pub use forms::{Published, PublishedForm};
+pub use forms::{Published, PublishedForm, PublishedTemplate};
 pub use outbox::{address_binding, OutgoingMail, MAILS_PER_SUBMISSION_PER_DAY, MAX_ATTEMPTS};
 pub use postal::{PostalAddress, PostalRow};
 pub use staff::{Actor, StaffAccount, StaffSecrets, StaffSession, StoredPasskey};
 pub use submissions::{
-    draft_sha256, Acceptance, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus, SubmissionSummary,
+    draft_sha256, Acceptance, BookingClaim, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus,
+    SubmissionSummary,
 };
 pub use tenants::{Isolation, NewTenant, NewTenantGroup, Tenant, TenantGroup};
 pub use vault::{Vault, VaultObject};
@@ -74,6 +77,10 @@ pub enum StoreError {
     /// The database could not commit a batch: nothing was acknowledged.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Every place in the slot was taken before this submission: it was
+    /// not accepted, and nothing else of it was written.
+    #[error("the booking slot is full")]
+    SlotFull,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

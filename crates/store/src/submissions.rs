@@ -111,6 +111,9 @@ pub enum SubmissionStatus {
     Returned,
     /// 却下
     Rejected,
+    /// 取消: the resident cancelled (a booking, with the 問合せ番号 and
+    /// access key). Final: a desk's later status does not undo it.
+    Cancelled,
 }
 
 impl SubmissionStatus {
@@ -121,16 +124,18 @@ impl SubmissionStatus {
             SubmissionStatus::Completed => "completed",
             SubmissionStatus::Returned => "returned",
             SubmissionStatus::Rejected => "rejected",
+            SubmissionStatus::Cancelled => "cancelled",
         }
     }
 
     /// Every status, in workflow order.
-    pub const ALL: [SubmissionStatus; 5] = [
+    pub const ALL: [SubmissionStatus; 6] = [
         SubmissionStatus::Received,
         SubmissionStatus::InReview,
         SubmissionStatus::Completed,
         SubmissionStatus::Returned,
         SubmissionStatus::Rejected,
+        SubmissionStatus::Cancelled,
     ];
 
     pub fn parse(s: &str) -> Option<SubmissionStatus> {
@@ -144,6 +149,7 @@ impl SubmissionStatus {
             SubmissionStatus::Completed => "完了",
             SubmissionStatus::Returned => "差戻し",
             SubmissionStatus::Rejected => "却下",
+            SubmissionStatus::Cancelled => "取消",
         }
     }
 
@@ -154,6 +160,7 @@ impl SubmissionStatus {
             SubmissionStatus::Completed => "Completed",
             SubmissionStatus::Returned => "Returned for correction",
             SubmissionStatus::Rejected => "Rejected",
+            SubmissionStatus::Cancelled => "Cancelled",
         }
     }
 }
@@ -174,6 +181,18 @@ pub struct Intake<'a> {
     /// The resident's e-mail address for status mails, already sealed to
     /// the notification key with [`crate::address_binding`].
     pub notify_address: Option<&'a [u8]>,
+    /// The time slot this submission books, if its form offers slots.
+    pub booking: Option<BookingClaim>,
+}
+
+/// A place in a time slot, claimed by a submission: the store accepts the
+/// submission only if fewer than `capacity` submissions of the same
+/// tenant and form hold `slot` (cancelled ones do not count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingClaim {
+    /// `2026-12-01T09:30`.
+    pub slot: String,
+    pub capacity: i64,
 }
 
 /// The counter's acknowledgement, given only after the sealed record is
@@ -202,6 +221,8 @@ pub struct StatusView {
     pub status_changed_at: i64,
     /// The message staff left with this status (e.g. why it was returned).
     pub staff_message: Option<String>,
+    /// The time slot the submission booked, if any.
+    pub booking_slot: Option<String>,
 }
 
 /// What the store keeps of a draft's id (and what addresses are bound to).
@@ -211,6 +232,14 @@ pub fn draft_sha256(draft_id: &str) -> String {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `access_key` is the one of the submission in `row` (which has
+/// its `secret_verifier`).
+pub(crate) fn verify_resident(row: &sqlx::any::AnyRow, inquiry: &InquiryNumber, access_key: &str) -> Result<bool> {
+    let resident = seal::ResidentKeys::derive(access_key, inquiry.as_str());
+    let stored: String = row.try_get("secret_verifier")?;
+    Ok(constant_time_eq(stored.as_bytes(), hex::encode(resident.verifier).as_bytes()))
 }
 
 /// The acceptance of a draft already accepted, if it was.
@@ -257,6 +286,7 @@ impl Store {
             draft_sha256,
             inquiry_secret: intake.inquiry_secret.to_owned(),
             notify_address: intake.notify_address.map(<[u8]>::to_vec),
+            booking: intake.booking.clone(),
             seal: Box::new(seal),
             reply,
         };
@@ -308,17 +338,16 @@ impl Store {
     pub async fn lookup_status(&self, inquiry: &InquiryNumber, access_key: &str) -> Result<Option<StatusView>> {
         let row = sqlx::query(
             "SELECT tenant_id, form_id, form_version, receipt_year, receipt_seq, secret_verifier, status, received_at,
-               status_changed_at, staff_message FROM submissions WHERE inquiry_number = $1",
+               status_changed_at, staff_message, booking_slot FROM submissions WHERE inquiry_number = $1",
         )
         .bind(inquiry.as_str())
         .fetch_optional(&self.db)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let resident = seal::ResidentKeys::derive(access_key, inquiry.as_str());
-        let stored: String = row.try_get("secret_verifier")?;
-        if !constant_time_eq(stored.as_bytes(), hex::encode(resident.verifier).as_bytes()) {
+        if !verify_resident(&row, inquiry, access_key)? {
             return Ok(None);
         }
+        let resident = seal::ResidentKeys::derive(access_key, inquiry.as_str());
         let status: String = row.try_get("status")?;
         let tenant_id: String = row.try_get("tenant_id")?;
         let receipt = ReceiptNumber { year: row.try_get("receipt_year")?, seq: row.try_get("receipt_seq")? };
@@ -344,6 +373,7 @@ impl Store {
             received_at: row.try_get("received_at")?,
             status_changed_at: row.try_get("status_changed_at")?,
             staff_message,
+            booking_slot: row.try_get("booking_slot")?,
         }))
     }
 

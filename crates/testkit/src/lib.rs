@@ -284,6 +284,29 @@ impl TestCounter {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// Another counter process on the same database and data directory
+    /// (token key, ledger key, vault), as a second node behind a load
+    /// balancer would run; it logs beside this one's logs.
+    pub async fn second_node(&self) -> CounterNode {
+        let run = 100 + self.starts;
+        let (child, url) = spawn(&self.binary, self.root.path(), &self.database.url, &self.args, run).await;
+        CounterNode { url, child }
+    }
+}
+
+/// A further counter process started by [`TestCounter::second_node`];
+/// killed when dropped.
+pub struct CounterNode {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    child: Child,
+}
+
+impl CounterNode {
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
 }
 
 /// Seals `count` water-start submissions of `tenant` to `public` straight
@@ -312,6 +335,7 @@ pub async fn seal_into_store(
                         draft_id: &draft,
                         inquiry_secret: "SEEDEDSEEDED",
                         notify_address: None,
+                        booking: None,
                     };
                     let plaintext = payload(i);
                     let (seal_tenant, seal_key) = (tenant.clone(), public.clone());

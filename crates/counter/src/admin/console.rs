@@ -431,27 +431,6 @@ pub(crate) async fn reset(
     staff_page(&counter, &visitor, Some(&tenant), Some(outcome), StatusCode::OK).await
 }
 
-pub(crate) async fn forms(
-    Extension(visitor): Extension<Visitor>,
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-) -> Result<Response, PageError> {
-    let tenant = tenant_of(&counter, &tenant).await?;
-    let rows: Vec<Vec<String>> = counter
-        .store
-        .tenant_forms(&tenant.id)
-        .await?
-        .into_iter()
-        .map(|f| {
-            let title = forms::FormDefinition::parse(&f.definition)
-                .map(|d| d.title.get(visitor.lang).to_owned())
-                .unwrap_or_else(|_| f.form_id.clone());
-            vec![f.form_id, title, f.version.to_string()]
-        })
-        .collect();
-    table(&counter, &visitor, &tenant, "forms_heading", &["form_id", "form_title", "version"], rows)
-}
-
 pub(crate) async fn submissions(
     Extension(visitor): Extension<Visitor>,
     State(counter): Shared,

@@ -7,6 +7,7 @@
 //! (deny by default). The guard also checks the CSRF token of every POST.
 
 mod auth;
+mod builder;
 mod console;
 mod passkeys;
 mod strings;
@@ -73,6 +74,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/t/{tenant}/staff/{login}/reset", Access::Can(Action::ManageStaff)),
     ("POST", "/admin/t/{tenant}/desks/{desk}/resume", Access::Can(Action::ManageStaff)),
     ("GET", "/admin/t/{tenant}/forms", Access::Can(Action::ManageForms)),
+    ("GET", "/admin/t/{tenant}/forms/new", Access::Can(Action::ManageForms)),
+    ("POST", "/admin/t/{tenant}/forms/builder", Access::Can(Action::ManageForms)),
+    ("GET", "/admin/t/{tenant}/forms/import", Access::Can(Action::ManageForms)),
+    ("POST", "/admin/t/{tenant}/forms/import", Access::Can(Action::ManageForms)),
+    ("POST", "/admin/t/{tenant}/forms/adopt", Access::Can(Action::ManageForms)),
+    ("GET", "/admin/t/{tenant}/forms/{form}/edit", Access::Can(Action::ManageForms)),
+    ("GET", "/admin/t/{tenant}/forms/{form}/export.toml", Access::Can(Action::ManageForms)),
     ("GET", "/admin/t/{tenant}/submissions", Access::Can(Action::ViewSubmissions)),
     ("GET", "/admin/t/{tenant}/ledger", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/t/{tenant}/ledger.csv", Access::Can(Action::ViewLedger)),
@@ -114,7 +122,13 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/t/{tenant}/staff/{login}/unlock", post(console::unlock))
         .route("/admin/t/{tenant}/staff/{login}/reset", post(console::reset))
         .route("/admin/t/{tenant}/desks/{desk}/resume", post(console::resume_desk))
-        .route("/admin/t/{tenant}/forms", get(console::forms))
+        .route("/admin/t/{tenant}/forms", get(builder::forms))
+        .route("/admin/t/{tenant}/forms/new", get(builder::new_form))
+        .route("/admin/t/{tenant}/forms/builder", post(builder::builder))
+        .route("/admin/t/{tenant}/forms/import", get(builder::import_form_page).post(builder::import_form))
+        .route("/admin/t/{tenant}/forms/adopt", post(builder::adopt))
+        .route("/admin/t/{tenant}/forms/{form}/edit", get(builder::edit_form))
+        .route("/admin/t/{tenant}/forms/{form}/export.toml", get(builder::export_form))
         .route("/admin/t/{tenant}/submissions", get(console::submissions))
         .route("/admin/t/{tenant}/ledger", get(console::ledger))
         .route("/admin/t/{tenant}/ledger.csv", get(console::ledger_export))
@@ -323,6 +337,9 @@ impl AdminPages {
             ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
             ("admin/table.html", include_str!("../templates/admin/table.html")),
             ("admin/shield.html", include_str!("../templates/admin/shield.html")),
+            ("admin/forms.html", include_str!("../templates/admin/forms.html")),
+            ("admin/builder.html", include_str!("../templates/admin/builder.html")),
+            ("admin/import.html", include_str!("../templates/admin/import.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use toml_edit::{ImDocument, InlineTable, Item, Table, Value as TomlValue};
 
+use crate::wareki::parse_iso;
+
 use super::{
     default_max_body_bytes, default_max_length, CheckError, ChoiceOption, Condition, DateBound, Field, FieldKind,
     FormDefinition, Text,
@@ -120,10 +122,22 @@ fn line_column(src: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "fields"];
+const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "anonymous", "fields"];
 const FIELD_KEYS: &[&str] = &["name", "type", "label", "help", "required", "show_when"];
-const TYPES: &[&str] =
-    &["name", "postal_code", "address", "date", "phone", "email", "choice", "text", "number", "consent"];
+const TYPES: &[&str] = &[
+    "name",
+    "postal_code",
+    "address",
+    "date",
+    "phone",
+    "email",
+    "choice",
+    "text",
+    "number",
+    "consent",
+    "scale",
+    "booking",
+];
 
 fn type_keys(ty: &str) -> &'static [&'static str] {
     match ty {
@@ -134,6 +148,8 @@ fn type_keys(ty: &str) -> &'static [&'static str] {
         "text" => &["multiline", "min_length", "max_length"],
         "number" => &["min", "max", "integer"],
         "consent" => &["statement"],
+        "scale" => &["min", "max", "min_label", "max_label"],
+        "booking" => &["weekdays", "times", "minutes", "capacity", "closed", "from", "until", "holidays_closed"],
         _ => &[],
     }
 }
@@ -332,14 +348,74 @@ impl Checker<'_> {
         if let (Ok(Some(0)), Some(e)) = (&max_body_bytes, find(entries, "max_body_bytes")) {
             self.err(e.node.pos, "\"max_body_bytes\" must be at least 1".into());
         }
+        let anonymous = self.optional(entries, "anonymous", "", Self::boolean);
         let fields = self.fields(entries, at);
+        if let (Ok(Some(true)), Some(list)) = (&anonymous, find(entries, "fields")) {
+            self.anonymous_fields(list);
+        }
         Some(FormDefinition {
             id: id?,
             title: title?,
             description: description.ok()?,
             max_body_bytes: max_body_bytes.ok()?.unwrap_or_else(default_max_body_bytes),
+            anonymous: anonymous.ok()?.unwrap_or(false),
             fields: fields?,
         })
+    }
+
+    /// An anonymous survey may not ask who the resident is.
+    fn anonymous_fields(&mut self, list: &Entry) {
+        let Kind::Array(items) = &list.node.kind else { return };
+        for item in items {
+            let Kind::Table(entries) = &item.kind else { continue };
+            let Some(ty) = find(entries, "type") else { continue };
+            let Kind::Str(t) = &ty.node.kind else { continue };
+            if matches!(t.as_str(), "name" | "postal_code" | "address" | "phone" | "email") {
+                let name = match find(entries, "name").map(|e| &e.node.kind) {
+                    Some(Kind::Str(n)) => n.clone(),
+                    _ => String::new(),
+                };
+                self.err(
+                    ty.node.pos,
+                    format!(
+                        "field \"{name}\": an anonymous form may not ask for a {t} (remove the field or set anonymous = false)"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// An array of strings, each read by `item` (which reports its own
+    /// problems and returns `None` for a bad one).
+    fn strings(&mut self, e: &Entry, ctx: &str, item: impl Fn(&str) -> Option<()>, hint: &str) -> Option<Vec<String>> {
+        let Kind::Array(items) = &e.node.kind else {
+            let found = e.node.kind.describe();
+            self.err(e.node.pos, format!("{ctx}\"{}\" must be an array of strings, found {found}", e.key));
+            return None;
+        };
+        let mut out = Some(Vec::new());
+        for node in items {
+            match &node.kind {
+                Kind::Str(s) if item(s).is_some() => {
+                    if let Some(list) = out.as_mut() {
+                        if list.contains(s) {
+                            self.err(node.pos, format!("{ctx}\"{s}\" is listed twice in \"{}\"", e.key));
+                        }
+                        list.push(s.clone());
+                    }
+                }
+                Kind::Str(s) => {
+                    self.err(node.pos, format!("{ctx}invalid value \"{s}\" in \"{}\" ({hint})", e.key));
+                    out = None;
+                }
+                other => {
+                    let found = other.describe();
+                    self.err(node.pos, format!("{ctx}\"{}\" must list strings, found {found}", e.key));
+                    out = None;
+                }
+            }
+        }
+        out
     }
 
     fn fields(&mut self, entries: &[Entry], at: usize) -> Option<Vec<Field>> {
@@ -532,8 +608,125 @@ impl Checker<'_> {
             "consent" => {
                 Some(FieldKind::Consent { statement: self.required(entries, at, "statement", ctx, Self::text)? })
             }
+            "scale" => {
+                let int = |this: &mut Self, key: &str, default: i64| -> Option<i64> {
+                    match find(entries, key) {
+                        None => Some(default),
+                        Some(e) => match &e.node.kind {
+                            Kind::Int(i) => Some(*i),
+                            other => {
+                                let found = other.describe();
+                                this.err(e.node.pos, format!("{ctx}\"{key}\" must be an integer, found {found}"));
+                                None
+                            }
+                        },
+                    }
+                };
+                let min = int(self, "min", super::scale_min());
+                let max = int(self, "max", super::scale_max());
+                if let (Some(lo), Some(hi)) = (min, max) {
+                    if hi <= lo || hi - lo > 10 {
+                        let pos = find(entries, "max").or(find(entries, "min")).map_or(at, |e| e.node.pos);
+                        self.err(pos, format!("{ctx}a scale runs from \"min\" to a larger \"max\", with at most 11 points (found {lo} to {hi})"));
+                    }
+                }
+                let min_label = self.optional(entries, "min_label", ctx, Self::text);
+                let max_label = self.optional(entries, "max_label", ctx, Self::text);
+                Some(FieldKind::Scale { min: min?, max: max?, min_label: min_label.ok()?, max_label: max_label.ok()? })
+            }
+            "booking" => self.booking(entries, at, ctx),
             _ => None,
         }
+    }
+
+    fn booking(&mut self, entries: &[Entry], at: usize, ctx: &str) -> Option<FieldKind> {
+        use crate::booking::{parse_time, parse_weekday, MAX_DAYS};
+        let list = |this: &mut Self, key: &str, item: &dyn Fn(&str) -> Option<()>, hint: &str| match find(entries, key)
+        {
+            Some(e) => {
+                let got = this.strings(e, ctx, item, hint);
+                if got.as_ref().is_some_and(Vec::is_empty) && key != "closed" {
+                    this.err(e.node.pos, format!("{ctx}\"{key}\" must list at least one value"));
+                }
+                got.map(Some)
+            }
+            None => Some(None),
+        };
+        let weekdays =
+            list(self, "weekdays", &|s| parse_weekday(s).map(|_| ()), "use mon, tue, wed, thu, fri, sat, sun");
+        let times = match find(entries, "times") {
+            Some(_) => list(self, "times", &|s| parse_time(s).map(|_| ()), "use 24-hour times such as \"09:30\""),
+            None => {
+                self.err(
+                    at,
+                    format!(
+                        "{ctx}missing key \"times\" (the start times of the slots, such as [\"09:00\", \"09:30\"])"
+                    ),
+                );
+                None
+            }
+        };
+        let closed = list(self, "closed", &|s| parse_iso(s).map(|_| ()), "use ISO dates such as \"2026-12-28\"");
+        let minutes = self.optional(entries, "minutes", ctx, Self::count);
+        if let (Ok(Some(m)), Some(e)) = (&minutes, find(entries, "minutes")) {
+            if !(5..=480).contains(m) {
+                self.err(e.node.pos, format!("{ctx}\"minutes\" must be from 5 to 480"));
+            }
+        }
+        let capacity = self.required(entries, at, "capacity", ctx, Self::count);
+        if let (Some(c), Some(e)) = (&capacity, find(entries, "capacity")) {
+            if !(1..=10_000).contains(c) {
+                self.err(e.node.pos, format!("{ctx}\"capacity\" must be from 1 to 10000"));
+            }
+        }
+        let bound = |this: &mut Self, key: &str| -> Option<Option<(String, DateBound)>> {
+            let Some(e) = find(entries, key) else { return Some(None) };
+            let s = this.string(e, ctx)?;
+            match DateBound::parse(&s) {
+                Some(b) => Some(Some((s, b))),
+                None => {
+                    this.err(
+                        e.node.pos,
+                        format!(
+                            "{ctx}invalid date bound \"{key}\" = \"{s}\" (use an ISO date, \"today\" or \"today+7\")"
+                        ),
+                    );
+                    None
+                }
+            }
+        };
+        let from = bound(self, "from");
+        let until = bound(self, "until");
+        if let (Some(Some((_, lo))), Some(Some((_, hi))), Some(e)) = (&from, &until, find(entries, "from")) {
+            if lo.after(hi) {
+                self.err(e.node.pos, format!("{ctx}\"from\" is after \"until\""));
+            }
+            if let (DateBound::Today(a), DateBound::Today(b)) = (lo, hi) {
+                if b - a >= MAX_DAYS {
+                    self.err(e.node.pos, format!("{ctx}a booking window may span at most {MAX_DAYS} days"));
+                }
+            }
+        }
+        let minutes = u32::try_from(minutes.ok()?.unwrap_or(30)).ok()?;
+        if let (Some(Some(times)), Some(e)) = (&times, find(entries, "times")) {
+            if let Some(late) = times
+                .iter()
+                .find(|t| parse_time(t).is_some_and(|(h, m)| u32::from(h) * 60 + u32::from(m) + minutes > 24 * 60))
+            {
+                self.err(e.node.pos, format!("{ctx}the slot at {late} would end after midnight"));
+            }
+        }
+        let holidays_closed = self.optional(entries, "holidays_closed", ctx, Self::boolean);
+        Some(FieldKind::Booking {
+            weekdays: weekdays?.unwrap_or_else(super::office_weekdays),
+            times: times??,
+            minutes,
+            capacity: u32::try_from(capacity?).ok()?,
+            closed: closed?.unwrap_or_default(),
+            from: from?.map_or_else(super::booking_from, |(s, _)| s),
+            until: until?.map_or_else(super::booking_until, |(s, _)| s),
+            holidays_closed: holidays_closed.ok()?.unwrap_or(true),
+        })
     }
 
     fn options(&mut self, e: &Entry, ctx: &str) -> Option<Vec<ChoiceOption>> {

@@ -34,6 +34,7 @@ fn every_demo_form_checks_cleanly() {
         stems,
         vec![
             "car-tax-address-change",
+            "citizen-survey",
             "information-disclosure",
             "staff-exam",
             "tax-certificate-booking",
@@ -419,4 +420,81 @@ fn date_bounds() {
     for (s, want) in cases {
         assert_eq!(DateBound::parse(s).and_then(|b| b.resolve(today)), want, "{s}");
     }
+}
+
+const BOOKING: &str = r#"
+id = "counter-booking"
+title = { ja = "窓口予約" }
+
+[[fields]]
+name = "slot"
+type = "booking"
+label = { ja = "日時" }
+required = true
+times = ["09:00", "09:30"]
+capacity = 3
+closed = ["2026-12-01"]
+until = "today+14"
+"#;
+
+#[test]
+fn a_booking_field_reads_with_office_defaults_and_round_trips() {
+    let def = FormDefinition::parse(BOOKING).unwrap();
+    let FieldKind::Booking { weekdays, minutes, from, holidays_closed, capacity, .. } = &def.fields[0].kind else {
+        panic!("not a booking: {:?}", def.fields[0].kind);
+    };
+    assert_eq!(weekdays, &["mon", "tue", "wed", "thu", "fri"]);
+    assert_eq!((*minutes, from.as_str(), *holidays_closed, *capacity), (30, "today+1", true, 3));
+    assert_eq!(FormDefinition::parse(&def.to_toml()).unwrap(), def);
+}
+
+#[test]
+fn booking_mistakes_are_named_with_their_line() {
+    let bad = BOOKING
+        .replace(r#"times = ["09:00", "09:30"]"#, r#"times = ["09:00", "9:5", "23:50"]"#)
+        .replace("capacity = 3", "capacity = 0\nweekdays = [\"mon\", \"funday\"]\nminutes = 30");
+    let got = messages(&bad);
+    assert!(got.iter().any(|m| m.contains("line 10") && m.contains("invalid value \"9:5\" in \"times\"")), "{got:#?}");
+    let late = BOOKING.replace(r#""09:30"]"#, r#""23:50"]"#);
+    assert!(messages(&late).iter().any(|m| m.contains("the slot at 23:50 would end after midnight")));
+    assert!(got.iter().any(|m| m.contains("\"capacity\" must be from 1 to 10000")), "{got:#?}");
+    assert!(got.iter().any(|m| m.contains("invalid value \"funday\" in \"weekdays\"")), "{got:#?}");
+    let no_times = BOOKING.replace(r#"times = ["09:00", "09:30"]"#, "");
+    assert!(messages(&no_times).iter().any(|m| m.contains("missing key \"times\"")));
+    let reversed = BOOKING.replace(r#"until = "today+14""#, "from = \"today+20\"\nuntil = \"today+14\"");
+    assert!(messages(&reversed).iter().any(|m| m.contains("\"from\" is after \"until\"")));
+}
+
+#[test]
+fn an_anonymous_survey_may_not_ask_who_the_resident_is() {
+    let src = r#"
+id = "survey"
+title = { ja = "アンケート" }
+anonymous = true
+
+[[fields]]
+name = "rating"
+type = "scale"
+label = { ja = "満足度" }
+min_label = { ja = "不満" }
+max_label = { ja = "満足" }
+
+[[fields]]
+name = "who"
+type = "name"
+label = { ja = "お名前" }
+"#;
+    let got = messages(src);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].starts_with("line 15") && got[0].contains("an anonymous form may not ask for a name"), "{got:#?}");
+    let fine = src.split("[[fields]]\nname = \"who\"").next().unwrap();
+    let def = FormDefinition::parse(fine).unwrap();
+    assert!(def.anonymous);
+    let FieldKind::Scale { min: 1, max: 5, min_label: Some(low), max_label: Some(high) } = &def.fields[0].kind else {
+        panic!("{:?}", def.fields[0].kind);
+    };
+    assert_eq!((low.ja.as_str(), high.ja.as_str()), ("不満", "満足"));
+    assert_eq!(FormDefinition::parse(&def.to_toml()).unwrap(), def);
+    let wide = fine.replace("type = \"scale\"", "type = \"scale\"\nmin = 0\nmax = 20");
+    assert!(messages(&wide).iter().any(|m| m.contains("at most 11 points")));
 }

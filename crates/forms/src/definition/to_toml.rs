@@ -56,6 +56,9 @@ pub(super) fn to_toml(def: &FormDefinition) -> String {
     if def.max_body_bytes != default_max_body_bytes() {
         line(format!("max_body_bytes = {}", def.max_body_bytes));
     }
+    if def.anonymous {
+        line("anonymous = true".into());
+    }
     for field in &def.fields {
         line(String::new());
         field_toml(field, &mut line);
@@ -104,6 +107,29 @@ fn field_toml(field: &Field, line: &mut impl FnMut(String)) {
             line(format!("integer = {integer}"));
         }
         FieldKind::Consent { statement } => line(format!("statement = {}", text(statement))),
+        FieldKind::Scale { min, max, min_label, max_label } => {
+            line(format!("min = {min}"));
+            line(format!("max = {max}"));
+            if let Some(label) = min_label {
+                line(format!("min_label = {}", text(label)));
+            }
+            if let Some(label) = max_label {
+                line(format!("max_label = {}", text(label)));
+            }
+        }
+        FieldKind::Booking { weekdays, times, minutes, capacity, closed, from, until, holidays_closed } => {
+            let list = |items: &[String]| items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
+            line(format!("weekdays = [{}]", list(weekdays)));
+            line(format!("times = [{}]", list(times)));
+            line(format!("minutes = {minutes}"));
+            line(format!("capacity = {capacity}"));
+            if !closed.is_empty() {
+                line(format!("closed = [{}]", list(closed)));
+            }
+            line(format!("from = {}", quote(from)));
+            line(format!("until = {}", quote(until)));
+            line(format!("holidays_closed = {holidays_closed}"));
+        }
         FieldKind::Choice { options, multiple } => {
             line(format!("multiple = {multiple}"));
             for option in options {

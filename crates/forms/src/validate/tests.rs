@@ -603,3 +603,47 @@ fn the_staff_exam_demo_form_takes_wareki_birth_dates() {
         assert_eq!(got, want, "{typed}");
     }
 }
+
+#[test]
+fn a_booking_takes_only_an_offered_slot_and_a_scale_only_its_points() {
+    let def = FormDefinition::parse(
+        r#"
+id = "b"
+title = { ja = "予約" }
+[[fields]]
+name = "slot"
+type = "booking"
+label = { ja = "日時" }
+required = true
+times = ["09:00", "13:30"]
+capacity = 2
+until = "today+10"
+[[fields]]
+name = "rating"
+type = "scale"
+label = { ja = "満足度" }
+"#,
+    )
+    .unwrap();
+    let today = time::macros::date!(2026 - 11 - 25);
+    let answer =
+        |slot: &str, rating: &str| def.validate(&RawInput::from_pairs([("slot", slot), ("rating", rating)]), today);
+    let ok = answer("２０２６－１１－２６Ｔ１３：３０", "4").unwrap();
+    assert_eq!(ok.values["slot"], Value::Slot("2026-11-26T13:30".into()));
+    assert_eq!(ok.values["rating"], Value::Number(4.0));
+    assert_eq!(
+        def.display_value(&def.fields[0], &ok.values["slot"], Lang::Ja),
+        "2026年11月26日（令和8年）（木） 13:30〜14:00"
+    );
+    let (field, schedule, slot) = def.booked_slot(&ok).unwrap();
+    assert_eq!((field.name.as_str(), schedule.capacity, slot.key().as_str()), ("slot", 2, "2026-11-26T13:30"));
+    for (slot, rating) in [("2026-11-28T09:00", "3"), ("2026-11-26T10:00", "3"), ("tomorrow", "3")] {
+        let errors = answer(slot, rating).unwrap_err();
+        assert_eq!(errors.iter().map(|e| &e.code).collect::<Vec<_>>(), [&ErrorCode::UnknownSlot], "{slot}");
+    }
+    for rating in ["0", "6", "2.5", "とても"] {
+        let errors = answer("2026-11-26T09:00", rating).unwrap_err();
+        assert_eq!(errors.iter().map(|e| &e.code).collect::<Vec<_>>(), [&ErrorCode::UnknownChoice], "{rating}");
+    }
+    assert!(ErrorCode::SlotFull.message(Lang::Ja).contains("別の日時"));
+}

@@ -355,6 +355,13 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/t/{tenant}/staff/{login}/reset", "operator tenant-admin"),
     ("POST", "/admin/t/{tenant}/desks/{desk}/resume", "operator tenant-admin"),
     ("GET", "/admin/t/{tenant}/forms", "tenant-admin form-admin"),
+    ("GET", "/admin/t/{tenant}/forms/new", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/forms/builder", "tenant-admin form-admin"),
+    ("GET", "/admin/t/{tenant}/forms/import", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/forms/import", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/forms/adopt", "tenant-admin form-admin"),
+    ("GET", "/admin/t/{tenant}/forms/{form}/edit", "tenant-admin form-admin"),
+    ("GET", "/admin/t/{tenant}/forms/{form}/export.toml", "tenant-admin form-admin"),
     ("GET", "/admin/t/{tenant}/submissions", "tenant-admin processor"),
     // The ledger holds no personal data; the operator reads all of it.
     ("GET", "/admin/t/{tenant}/ledger", "operator tenant-admin auditor"),
@@ -406,7 +413,11 @@ async fn every_route_answers_every_role_as_the_table_says() {
 
     let mut mismatches = Vec::new();
     for (method, route, allowed) in EXPECTED {
-        let path = route.replace("{tenant}", "aoba-city").replace("{login}", "aoba.target").replace("{to}", "en");
+        let path = route
+            .replace("{tenant}", "aoba-city")
+            .replace("{login}", "aoba.target")
+            .replace("{to}", "en")
+            .replace("{form}", "water-start");
         for principal in PRINCIPALS {
             if *route == "/admin/logout" && principal != "anonymous" {
                 // "Sign out everywhere" just ended this session: sign in again.

@@ -49,6 +49,9 @@ async fn submit_to(
                     draft_id: &draft,
                     inquiry_secret: "SECRET42",
                     notify_address: Some(b"sealed address"),
+                    // Some book a slot: the restore must bring the places back.
+                    booking: (i % 3 == 0)
+                        .then(|| store::BookingClaim { slot: format!("2026-12-0{}T09:00", 1 + i % 5), capacity: 1000 }),
                 };
                 store
                     .accept(&intake, move |receipt| {

@@ -15,12 +15,12 @@ use testkit::Engine;
 
 use crate::start;
 
-struct Browser {
-    client: Client,
-    _driver: tokio::process::Child,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
+    pub(crate) _driver: tokio::process::Child,
 }
 
-async fn browser() -> Browser {
+pub(crate) async fn browser() -> Browser {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -76,7 +76,7 @@ fn screenshot_dir() -> Option<std::path::PathBuf> {
     Some(if dir == "1" { workspace.join("docs/screenshots") } else { workspace.join(dir) })
 }
 
-async fn screenshot(client: &Client, name: &str) {
+pub(crate) async fn screenshot(client: &Client, name: &str) {
     if let Some(dir) = screenshot_dir() {
         std::fs::create_dir_all(&dir).unwrap();
         let _ = client.execute("window.scrollTo(0, 0)", vec![]).await;
@@ -112,7 +112,7 @@ const TEST_WINDOW: (u32, u32) = (480, 2400);
 /// With MADOGUCHI_SCREENSHOTS set, keeps the current page at phone width
 /// (375×812) as phone-`name`.png and at desktop width (1280×900) as
 /// desktop-`name`.png; the window is put back afterwards.
-async fn screenshots_at_both_widths(client: &Client, name: &str) {
+pub(crate) async fn screenshots_at_both_widths(client: &Client, name: &str) {
     if screenshot_dir().is_none() {
         return;
     }
@@ -137,26 +137,26 @@ async fn screenshots_at_both_widths(client: &Client, name: &str) {
     client.set_window_size(TEST_WINDOW.0, TEST_WINDOW.1).await.unwrap();
 }
 
-async fn fill(client: &Client, id: &str, text: &str) {
+pub(crate) async fn fill(client: &Client, id: &str, text: &str) {
     let field = client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
 }
 
 /// Waits for the page whose main heading is `text` (a click that submits a
 /// form returns before the next page has loaded).
-async fn wait_for_heading(client: &Client, text: &str) {
+pub(crate) async fn wait_for_heading(client: &Client, text: &str) {
     let xpath = format!("//h1[normalize-space()='{text}']");
     if let Err(e) = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await {
         panic!("no page headed {text}: {e}\n{}", client.source().await.unwrap_or_default());
     }
 }
 
-async fn value(client: &Client, id: &str) -> String {
+pub(crate) async fn value(client: &Client, id: &str) -> String {
     client.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
 }
 
@@ -396,7 +396,7 @@ async fn a_resident_applies_by_keyboard_alone() {
 
 /// Runs axe-core (tools/a11y, installed by scripts/test) on the current page
 /// and fails on any WCAG 2.0/2.1 A or AA violation.
-async fn assert_meets_wcag_aa(client: &Client, page: &str) {
+pub(crate) async fn assert_meets_wcag_aa(client: &Client, page: &str) {
     let violations = wcag_violations(client).await;
     assert!(violations.is_empty(), "{page}: {}", serde_json::to_string_pretty(&violations).unwrap());
 }
@@ -468,9 +468,14 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
             client.goto(&format!("{}{path}{q}", counter.url)).await.unwrap();
             check_page(&client, &format!("{path}{q}"), lang, shot).await;
         }
-        for form in
-            ["water-start", "tax-certificate-booking", "staff-exam", "information-disclosure", "car-tax-address-change"]
-        {
+        for form in [
+            "water-start",
+            "tax-certificate-booking",
+            "staff-exam",
+            "information-disclosure",
+            "car-tax-address-change",
+            "citizen-survey",
+        ] {
             client.goto(&format!("{}/t/sakura-town/f/{form}{q}", counter.url)).await.unwrap();
             let shoot = if form == "water-start" { lang } else { "" };
             check_page(&client, &format!("form {form}{q}"), shoot, "form").await;
@@ -566,7 +571,7 @@ async fn every_resident_page_meets_wcag_2_1_aa_in_both_languages() {
 /// Clicks `css` (a link, or a button that submits a form) and waits until the
 /// browser has left the page it was on. The next page may still be loading:
 /// wait for one of its elements after this.
-async fn click_and_leave_page(client: &Client, css: &str) {
+pub(crate) async fn click_and_leave_page(client: &Client, css: &str) {
     let page = client.find(Locator::Css("html")).await.unwrap();
     click(client, css).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -577,19 +582,19 @@ async fn click_and_leave_page(client: &Client, css: &str) {
 }
 
 /// Waits for an element of the page being loaded.
-async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
     match client.wait().at_most(Duration::from_secs(10)).for_element(locator).await {
         Ok(element) => element,
         Err(e) => panic!("{locator:?} never appeared: {e}\n{}", client.source().await.unwrap_or_default()),
     }
 }
 
-async fn text(client: &Client, css: &str) -> String {
+pub(crate) async fn text(client: &Client, css: &str) -> String {
     client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
 /// Chooses `value` in the drop-down `#id`.
-async fn choose(client: &Client, id: &str, value: &str) {
+pub(crate) async fn choose(client: &Client, id: &str, value: &str) {
     let select = client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
     select.select_by_value(value).await.unwrap_or_else(|e| panic!("#{id} has no option {value}: {e}"));
 }
@@ -684,7 +689,7 @@ async fn staff_sign_in_open_a_record_and_return_it_in_the_browser() {
 /// Enrols `login` in the browser: code and password, then the TOTP key and
 /// a first code. Returns the key, the time its code was made for and the
 /// recovery codes shown at the end.
-async fn enrol_in_console(
+pub(crate) async fn enrol_in_console(
     client: &Client,
     base: &str,
     login: &str,
@@ -712,7 +717,7 @@ async fn enrol_in_console(
 }
 
 /// Password, then the second factor, in the browser.
-async fn sign_in_to_console(client: &Client, base: &str, login: &str, password: &str, code: &str) {
+pub(crate) async fn sign_in_to_console(client: &Client, base: &str, login: &str, password: &str, code: &str) {
     client.goto(&format!("{base}/admin/login")).await.unwrap();
     wait_for_heading(client, "職員サインイン").await;
     fill(client, "f-login", login).await;

@@ -621,6 +621,9 @@ const DESK_EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/records/{receipt}/comment", "tenant-admin processor"),
     ("POST", "/records/{receipt}/assign", "tenant-admin processor"),
     ("GET", "/export", "tenant-admin processor"),
+    ("GET", "/forms/{form}/results", "tenant-admin processor"),
+    ("GET", "/forms/{form}/results.csv", "tenant-admin processor"),
+    ("GET", "/forms/{form}/results/{field}/answers", "tenant-admin processor"),
     ("POST", "/sync", "tenant-admin processor"),
     ("GET", "/staff", "tenant-admin"),
     ("POST", "/staff", "tenant-admin"),
@@ -667,7 +670,12 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
 
     let mut mismatches = Vec::new();
     for (method, route, allowed) in DESK_EXPECTED {
-        let path = route.replace("{receipt}", "2026-000001").replace("{login}", "desk.auditor").replace("{to}", "en");
+        let path = route
+            .replace("{receipt}", "2026-000001")
+            .replace("{login}", "desk.auditor")
+            .replace("{to}", "en")
+            .replace("{form}", "citizen-survey")
+            .replace("{field}", "comments");
         for principal in ["anonymous", "tenant-admin", "form-admin", "processor", "auditor"] {
             if *route == "/logout" && principal != "anonymous" {
                 sessions.insert(principal, session_of(principal).await);

@@ -5,10 +5,12 @@
 
 mod admin;
 mod backup;
+mod booking;
 mod browser;
 mod desk;
 mod desk_store;
 mod durability;
+mod form_builder;
 mod form_cli;
 mod integrity;
 mod isolation;
@@ -19,6 +21,7 @@ mod resident;
 mod sealing;
 mod shield;
 mod store_contract;
+mod survey;
 mod watch;
 
 use std::path::Path;

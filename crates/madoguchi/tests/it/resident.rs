@@ -215,13 +215,24 @@ async fn the_portal_lists_the_demo_prefecture_and_its_five_forms() {
     assert!(en.contains("Kawabe Village"));
     for tenant in ["aoba-city", "sakura-town", "kawabe-village"] {
         let list = client.get(format!("{}/t/{tenant}", counter.url)).send().await.unwrap().text().await.unwrap();
-        for title in ["水道使用開始届", "税務証明交付予約", "職員採用試験申込", "情報公開請求", "自動車税住所変更届"]
-        {
+        for title in [
+            "水道使用開始届",
+            "税務証明交付予約",
+            "職員採用試験申込",
+            "情報公開請求",
+            "自動車税住所変更届",
+            "市民満足度アンケート",
+        ] {
             assert!(list.contains(title), "{tenant} lacks {title}");
         }
-        for form in
-            ["water-start", "tax-certificate-booking", "staff-exam", "information-disclosure", "car-tax-address-change"]
-        {
+        for form in [
+            "water-start",
+            "tax-certificate-booking",
+            "staff-exam",
+            "information-disclosure",
+            "car-tax-address-change",
+            "citizen-survey",
+        ] {
             let page = client.get(format!("{}/t/{tenant}/f/{form}?lang=en", counter.url)).send().await.unwrap();
             assert_eq!(page.status(), 200, "{tenant}/{form}");
         }

@@ -11,6 +11,7 @@ use crate::on_both_engines;
 on_both_engines!(
     publishing_a_changed_form_makes_a_new_version_and_keeps_the_old,
     municipalities_adopt_their_prefectures_templates,
+    a_prefecture_lists_the_latest_version_of_each_of_its_templates,
     receipt_numbers_are_gap_free_under_concurrent_submissions,
     the_same_draft_is_accepted_once,
     status_lookup_needs_the_right_secret,
@@ -20,6 +21,7 @@ on_both_engines!(
     while_the_vault_refuses_writes_nothing_is_acknowledged_and_no_number_is_lost,
     alerts_go_on_once_from_one_node_at_a_time,
     status_mails_to_one_resident_are_capped_per_day,
+    a_slot_is_never_given_past_its_capacity_and_a_cancellation_gives_a_place_back,
 );
 
 type Fixture = crate::TwoCities;
@@ -36,6 +38,7 @@ fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
         draft_id: draft,
         inquiry_secret: "SECRET42",
         notify_address: None,
+        booking: None,
     }
 }
 
@@ -85,6 +88,39 @@ async fn municipalities_adopt_their_prefectures_templates(engine: Engine) {
     let copy = f.store.current_form("city-b", "survey").await.unwrap().unwrap();
     assert_eq!((again.version, copy.template), (2, Some(("pref".to_owned(), 2))));
     assert!(f.store.adopt_template("city-b", "pref", "missing").await.is_err());
+}
+
+async fn a_prefecture_lists_the_latest_version_of_each_of_its_templates(engine: Engine) {
+    let f = fixture(engine).await;
+    assert!(f.store.group_templates("pref").await.unwrap().is_empty());
+    f.store.publish_template("pref", "survey", "survey v1").await.unwrap();
+    f.store.publish_template("pref", "survey", "survey v2").await.unwrap();
+    f.store.publish_template("pref", "dog-licence", "dog v1").await.unwrap();
+    f.store
+        .put_tenant_group(&store::NewTenantGroup {
+            id: "other".into(),
+            name_ja: "別の県".into(),
+            name_en: "Other".into(),
+        })
+        .await
+        .unwrap();
+    f.store.publish_template("other", "elsewhere", "not ours").await.unwrap();
+    let listed: Vec<(String, i64, String)> = f
+        .store
+        .group_templates("pref")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            assert_eq!(t.group_id, "pref");
+            (t.form_id, t.version, t.definition)
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![("dog-licence".into(), 1, "dog v1".into()), ("survey".into(), 2, "survey v2".into())],
+        "by form id, latest version only, this group only"
+    );
 }
 
 async fn receipt_numbers_are_gap_free_under_concurrent_submissions(engine: Engine) {
@@ -287,4 +323,74 @@ async fn status_mails_to_one_resident_are_capped_per_day(engine: Engine) {
     }
     let (unsent, sent) = f.store.mail_counts().await.unwrap();
     assert_eq!(unsent + sent, store::MAILS_PER_SUBMISSION_PER_DAY, "the rest show on the status page only");
+}
+
+async fn book(f: &Fixture, draft: &str, slot: &str, capacity: i64) -> Result<store::Acceptance, store::StoreError> {
+    let public = f.keys.public.clone();
+    let claim = store::BookingClaim { slot: slot.into(), capacity };
+    f.store
+        .accept(&Intake { booking: Some(claim), ..intake("city-a", draft) }, move |receipt| {
+            seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &receipt.to_string()), b"{}")
+        })
+        .await
+}
+
+async fn a_slot_is_never_given_past_its_capacity_and_a_cancellation_gives_a_place_back(engine: Engine) {
+    let f = Arc::new(fixture(engine).await);
+    let slot = "2026-12-01T09:00";
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let f = f.clone();
+            tokio::spawn(async move { book(&f, &format!("booking-{i}"), slot, 3).await })
+        })
+        .collect();
+    let mut booked = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(accepted) => booked.push(accepted),
+            Err(store::StoreError::SlotFull) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(booked.len(), 3, "three places, three bookings");
+    let places = f.store.booked_places("city-a", "water-start", "2026-12-01").await.unwrap();
+    assert_eq!(places.get(slot), Some(&3));
+    assert!(f.store.booked_places("city-a", "water-start", "2026-12-02").await.unwrap().is_empty());
+
+    // The resident gives the place back with the 問合せ番号 and access key.
+    let first = &booked[0];
+    assert_eq!(f.store.cancel_booking(&first.inquiry, "WRONGKEY").await.unwrap(), None);
+    let leaves = f.store.ledger_size().await.unwrap();
+    let cancelled = f.store.cancel_booking(&first.inquiry, "SECRET42").await.unwrap();
+    assert_eq!(f.store.ledger_size().await.unwrap(), leaves + 1, "the cancellation is in the ledger");
+    assert!(matches!(cancelled, Some(store::Cancellation::Cancelled { ref slot, .. }) if slot == "2026-12-01T09:00"));
+    assert_eq!(
+        f.store.cancel_booking(&first.inquiry, "SECRET42").await.unwrap(),
+        Some(store::Cancellation::AlreadyCancelled)
+    );
+    assert_eq!(f.store.booked_places("city-a", "water-start", "2026-12-01").await.unwrap().get(slot), Some(&2));
+    let again = book(&f, "booking-late", slot, 3).await.expect("the freed place is taken");
+    assert!(matches!(book(&f, "booking-later", slot, 3).await, Err(store::StoreError::SlotFull)));
+
+    // A desk's later status does not undo the cancellation.
+    f.store.register_desk("desk-a", "city-a", "desk public key", "fp").await.unwrap();
+    let desk = f.store.desk("desk-a").await.unwrap().unwrap();
+    let late = time::OffsetDateTime::now_utc().unix_timestamp() + 60;
+    let change = store::StatusChange {
+        receipt: first.receipt,
+        status: store::SubmissionStatus::InReview,
+        changed_at: late,
+        message: None,
+    };
+    assert_eq!(f.store.apply_status_changes(&desk, &[change]).await.unwrap(), 0);
+    let view = f.store.lookup_status(&first.inquiry, "SECRET42").await.unwrap().unwrap();
+    assert_eq!((view.status, view.booking_slot.as_deref()), (store::SubmissionStatus::Cancelled, Some(slot)));
+    assert!(again.ledger_index > first.ledger_index);
+
+    // Without a slot there is nothing to cancel online.
+    let plain = accept(&f, "city-a", "no-booking").await;
+    assert_eq!(
+        f.store.cancel_booking(&plain.inquiry, "SECRET42").await.unwrap(),
+        Some(store::Cancellation::NotCancellable)
+    );
 }
