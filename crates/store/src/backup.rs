@@ -411,6 +411,7 @@ impl Store {
         progress.stage("reading every object", Some(objects.len() as u64));
         let mut records: HashSet<[u8; 32]> = HashSet::new();
         let mut manifests = Vec::new();
+        let mut attachments = Vec::new();
         let mut reads = futures::stream::iter(objects.iter().cloned())
             .map(|object| async move {
                 let read = self.vault.get(&object.kind, &object.name).await;
@@ -454,10 +455,27 @@ impl Store {
                         records.insert(hash);
                     }
                 }
+                crate::attachments::MANIFESTS => {
+                    match serde_json::from_slice::<crate::AttachmentManifest>(&bytes) {
+                        Ok(attachment) => attachments.push((object.clone(), attachment)),
+                        Err(err) => report.problems.push(problem(&object, format!("not a readable attachment: {err}"))),
+                    }
+                }
                 _ => {}
             }
         }
         drop(reads);
+        // Every part of every sealed attachment is there.
+        for (object, attachment) in &attachments {
+            for part in &attachment.parts {
+                if !present.contains(&(crate::attachments::PARTS.to_owned(), part.clone())) {
+                    report.problems.push(problem(
+                        format!("{}/{part}", crate::attachments::PARTS),
+                        format!("missing (a part of attachment {object})"),
+                    ));
+                }
+            }
+        }
         for (object, manifest) in &manifests {
             for table in &manifest.tables {
                 for chunk in &table.chunks {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod alerts;
+mod attachments;
 pub mod backup;
 mod bookings;
 mod db;
@@ -31,6 +32,7 @@ mod vault;
 
 pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFilter, LedgerReport};
 pub use alerts::SecurityContacts;
+pub use attachments::{AttachmentManifest, AttachmentWriter, PART_BYTES};
 pub use bookings::{Cancellation, CancelledBooking};
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};

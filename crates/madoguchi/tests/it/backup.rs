@@ -204,6 +204,16 @@ async fn verify_names_every_missing_or_damaged_object(engine: Engine) {
         2,
         "both records are now missing: {named:?}"
     );
+
+    // A sealed attachment whose part is lost is named by the part it lacks.
+    let mut writer = store::AttachmentWriter::new(inst.store.vault());
+    writer.write(&vec![1u8; store::PART_BYTES + 5]).await.unwrap();
+    let (attachment, _) = writer.finish().await.unwrap();
+    let lost = inst.store.vault().attachment_manifest(&attachment).await.unwrap().parts[1].clone();
+    std::fs::remove_file(inst.vault.path().join("attachment-parts").join(&lost[..2]).join(&lost)).unwrap();
+    let named: Vec<String> =
+        inst.store.verify_backup(&Quiet).await.unwrap().problems.iter().map(|p| p.to_string()).collect();
+    assert!(named.iter().any(|p| p.contains(&lost) && p.contains(&attachment)), "{named:?}");
 }
 
 async fn every_table_is_in_the_snapshot(engine: Engine) {
