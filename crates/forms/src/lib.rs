@@ -30,6 +30,7 @@
 
 pub mod booking;
 mod definition;
+pub mod files;
 mod input;
 mod normalize;
 pub mod postal;

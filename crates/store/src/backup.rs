@@ -455,12 +455,10 @@ impl Store {
                         records.insert(hash);
                     }
                 }
-                crate::attachments::MANIFESTS => {
-                    match serde_json::from_slice::<crate::AttachmentManifest>(&bytes) {
-                        Ok(attachment) => attachments.push((object.clone(), attachment)),
-                        Err(err) => report.problems.push(problem(&object, format!("not a readable attachment: {err}"))),
-                    }
-                }
+                crate::attachments::MANIFESTS => match serde_json::from_slice::<crate::AttachmentManifest>(&bytes) {
+                    Ok(attachment) => attachments.push((object.clone(), attachment)),
+                    Err(err) => report.problems.push(problem(&object, format!("not a readable attachment: {err}"))),
+                },
                 _ => {}
             }
         }
