@@ -12,6 +12,9 @@ use crate::Lang;
 mod check;
 mod to_toml;
 
+pub use check::{type_keys, FIELD_TYPES};
+pub use to_toml::quote as toml_string;
+
 /// A text shown to residents in Japanese and, when given, English.
 /// English falls back to Japanese so a page is never blank.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

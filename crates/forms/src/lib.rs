@@ -37,7 +37,9 @@ pub mod postal;
 mod validate;
 pub mod wareki;
 
-pub use definition::{CheckError, ChoiceOption, Condition, Field, FieldKind, FormDefinition, Text};
+pub use definition::{
+    toml_string, type_keys, CheckError, ChoiceOption, Condition, Field, FieldKind, FormDefinition, Text, FIELD_TYPES,
+};
 pub use input::RawInput;
 pub use normalize::{is_furigana, nfkc, normalize_email, normalize_phone, normalize_postal_code};
 pub use validate::{ErrorCode, FieldError, Submission, Value};

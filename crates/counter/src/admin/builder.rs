@@ -11,8 +11,7 @@
 //! refuses, and each problem's line tells which input it is about.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -31,78 +30,31 @@ type Shared = State<Arc<Counter>>;
 /// More fields than any real form has; bounds the work one POST can ask for.
 const MAX_FIELDS: usize = 100;
 
-/// The field types the builder offers, in the order of its menu. Only those
-/// the `forms` crate accepts are offered (see [`field_types`]), so a kind
-/// added there appears here once it is named in this list.
-const CANDIDATE_TYPES: &[&str] = &[
-    "name",
-    "postal_code",
-    "address",
-    "date",
-    "phone",
-    "email",
-    "choice",
-    "text",
-    "number",
-    "consent",
-    "booking",
-    "scale",
-];
-
-/// The candidate types that `FormDefinition::check` knows, found once by
-/// asking it: the forms crate has no public list of its types.
+/// The field types the builder offers, in the order of its menu: every
+/// type the forms crate accepts.
 fn field_types() -> &'static [&'static str] {
-    static TYPES: OnceLock<Vec<&'static str>> = OnceLock::new();
-    TYPES.get_or_init(|| {
-        CANDIDATE_TYPES
-            .iter()
-            .copied()
-            .filter(|ty| {
-                let src = format!(
-                    "id = \"probe\"\ntitle = {{ ja = \"probe\" }}\n[[fields]]\nname = \"probe\"\ntype = \"{ty}\"\nlabel = {{ ja = \"probe\" }}\n"
-                );
-                match FormDefinition::check(&src) {
-                    Ok(_) => true,
-                    Err(errors) => !errors.iter().any(|e| e.message.contains("unknown type")),
-                }
-            })
-            .collect()
-    })
+    forms::FIELD_TYPES
 }
 
 /// The keys of each type that have inputs of their own in the editor; any
 /// other key of a field (a kind the editor has no inputs for yet) is kept
 /// as TOML lines in the field's "other settings".
 fn structured_keys(ty: &str) -> &'static [&'static str] {
-    match ty {
-        "name" => &["furigana"],
-        "date" => &["min", "max"],
-        "email" => &["confirm"],
-        "choice" => &["options", "multiple"],
-        "text" => &["multiline", "min_length", "max_length"],
-        "number" => &["min", "max", "integer"],
-        "consent" => &["statement"],
-        "scale" => &["min", "max", "min_label", "max_label"],
-        "booking" => &["weekdays", "times", "minutes", "capacity", "closed", "from", "until", "holidays_closed"],
-        _ => &[],
+    if has_inputs(ty) {
+        forms::type_keys(ty)
+    } else {
+        &[]
     }
 }
 
-/// The types whose settings all have inputs (the others get a TOML box).
-const WITH_INPUTS: &[&str] = &[
-    "name",
-    "postal_code",
-    "address",
-    "date",
-    "phone",
-    "email",
-    "choice",
-    "text",
-    "number",
-    "consent",
-    "scale",
-    "booking",
-];
+/// Types whose settings have no inputs of their own yet: their keys are
+/// edited as TOML lines. Every type the forms crate has now has inputs; a
+/// kind added there later goes here until the editor draws it.
+const WITHOUT_INPUTS: &[&str] = &[];
+
+fn has_inputs(ty: &str) -> bool {
+    forms::FIELD_TYPES.contains(&ty) && !WITHOUT_INPUTS.contains(&ty)
+}
 
 /// The days a booking field may open on, as the forms crate writes them.
 const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -449,23 +401,7 @@ impl Source {
 
 /// A TOML basic string, escaped.
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    forms::toml_string(s)
 }
 
 fn text_toml(ja: &str, en: &str) -> String {
@@ -900,7 +836,7 @@ fn editor_page(
             context! {
                 index => i, number => i + 1, last => i + 1 == sheet.fields.len(), f => f, earlier => earlier,
                 types => types,
-                show_extra => !f.extra.trim().is_empty() || !WITH_INPUTS.contains(&f.ty.as_str()),
+                show_extra => !f.extra.trim().is_empty() || !has_inputs(&f.ty),
             }
         })
         .collect();

@@ -124,7 +124,9 @@ fn line_column(src: &str, offset: usize) -> (usize, usize) {
 
 const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "anonymous", "fields"];
 const FIELD_KEYS: &[&str] = &["name", "type", "label", "help", "required", "show_when"];
-const TYPES: &[&str] = &[
+/// Every field `type` a definition may name, in the order the form
+/// builder offers them.
+pub const FIELD_TYPES: &[&str] = &[
     "name",
     "postal_code",
     "address",
@@ -139,7 +141,8 @@ const TYPES: &[&str] = &[
     "booking",
 ];
 
-fn type_keys(ty: &str) -> &'static [&'static str] {
+/// The keys a field of type `ty` may have besides the common ones.
+pub fn type_keys(ty: &str) -> &'static [&'static str] {
     match ty {
         "name" => &["furigana"],
         "date" => &["min", "max"],
@@ -495,14 +498,17 @@ impl Checker<'_> {
 
         let ty = self.required(entries, at, "type", &ctx, Self::string);
         let kind = match ty.as_deref() {
-            Some(t) if TYPES.contains(&t) => {
+            Some(t) if FIELD_TYPES.contains(&t) => {
                 let what = format!(" for a field of type \"{t}\"");
                 self.unknown_keys(entries, &[FIELD_KEYS, type_keys(t)], &ctx, &what);
                 self.kind(t, entries, at, &ctx)
             }
             Some(t) => {
                 if let Some(e) = find(entries, "type") {
-                    self.err(e.node.pos, format!("{ctx}unknown type \"{t}\" (expected one of: {})", TYPES.join(", ")));
+                    self.err(
+                        e.node.pos,
+                        format!("{ctx}unknown type \"{t}\" (expected one of: {})", FIELD_TYPES.join(", ")),
+                    );
                 }
                 None
             }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{default_max_body_bytes, Field, FieldKind, FormDefinition, Text};
 
 /// A TOML basic string, escaped.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
