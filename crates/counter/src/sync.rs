@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/desk/v1/forms"),
     ("POST", "/api/desk/v1/plant"),
     ("GET", "/api/desk/v1/cancellations"),
+    ("POST", "/api/desk/v1/forms/{form}/schedule"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<Counter>> {
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/api/desk/v1/forms", get(current_forms))
         .route("/api/desk/v1/plant", post(plant))
         .route("/api/desk/v1/cancellations", get(cancellations))
+        .route("/api/desk/v1/forms/{form}/schedule", post(set_schedule))
 }
 
 /// API failures: a status and a short English reason, never more.
@@ -286,6 +288,64 @@ async fn form_version(
         .await?
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such form version"))?;
     Ok(Json(FormText { form_id: published.form_id, version: published.version, definition: published.definition }))
+}
+
+/// The desk sets a booking field's opening days, slots, capacity and
+/// closures: the counter publishes them as the form's next version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleChange {
+    /// The booking field's name.
+    pub field: String,
+    /// The new `booking` kind (its `type` is `booking`).
+    pub schedule: forms::FieldKind,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SchedulePublished {
+    pub version: i64,
+}
+
+async fn set_schedule(
+    State(counter): State<Arc<Counter>>,
+    Path(form): Path<String>,
+    SignedDesk { desk, body, source, .. }: SignedDesk,
+) -> Result<Json<SchedulePublished>, ApiError> {
+    let change: ScheduleChange =
+        serde_json::from_slice(&body).map_err(|_| ApiError(StatusCode::BAD_REQUEST, "bad schedule"))?;
+    if !matches!(change.schedule, forms::FieldKind::Booking { .. }) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "not a booking schedule"));
+    }
+    let current = counter
+        .store
+        .current_form(&desk.tenant_id, &form)
+        .await?
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such form"))?;
+    let mut def = forms::FormDefinition::parse(&current.definition)
+        .map_err(|_| ApiError(StatusCode::CONFLICT, "the current version does not check"))?;
+    let field = def
+        .fields
+        .iter_mut()
+        .find(|f| f.name == change.field && matches!(f.kind, forms::FieldKind::Booking { .. }))
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such booking field"))?;
+    field.kind = change.schedule;
+    // The same check `madoguchi form check` and the console run.
+    let text = def.to_toml();
+    if forms::FormDefinition::check(&text).is_err() {
+        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "the schedule does not check"));
+    }
+    let published = counter.store.publish_form(&desk.tenant_id, &form, &text, None).await?;
+    let detail = format!("booking schedule of {} set, version {}", change.field, published.version);
+    let mut event = store::event(
+        ledger::EventKind::AdminAction,
+        &format!("desk:{}", desk.desk_id),
+        Some(&desk.tenant_id),
+        Some(&format!("form:{form}")),
+        &detail,
+    );
+    event.source = Some(source);
+    counter.store.record_event(&event).await?;
+    tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, form = %form, version = published.version, "booking schedule published");
+    Ok(Json(SchedulePublished { version: published.version }))
 }
 
 #[derive(Serialize, Deserialize)]

@@ -17,6 +17,7 @@ pub mod export;
 mod honeytoken;
 mod keyring;
 pub mod results;
+pub mod schedule;
 pub mod staff;
 mod store;
 mod sync;

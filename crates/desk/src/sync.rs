@@ -194,6 +194,38 @@ impl SyncClient {
         }
     }
 
+    /// The form's version residents are offered now, as this desk stores it.
+    pub async fn current_form(
+        &self,
+        keys: &KeyRing,
+        store: &DeskStore,
+        form_id: &str,
+    ) -> Result<Option<(i64, forms::FormDefinition)>> {
+        let current: counter::sync::CurrentForms =
+            self.signed(keys, reqwest::Method::GET, "/api/desk/v1/forms", Vec::new()).await?;
+        let Some(form) = current.forms.iter().find(|f| f.form_id == form_id) else { return Ok(None) };
+        self.ensure_form(keys, store, &form.form_id, form.version).await?;
+        let text = store.form(&form.form_id, form.version).await?.unwrap_or_default();
+        let def = forms::FormDefinition::parse(&text).map_err(|e| DeskError::BadRecord {
+            receipt: format!("form {} v{}", form.form_id, form.version),
+            reason: format!("the counter's definition does not parse: {e}"),
+        })?;
+        Ok(Some((form.version, def)))
+    }
+
+    /// Sets a booking field's schedule; returns the form's new version.
+    pub async fn set_schedule(
+        &self,
+        keys: &KeyRing,
+        form_id: &str,
+        change: &counter::sync::ScheduleChange,
+    ) -> Result<i64> {
+        let body = serde_json::to_vec(change).map_err(|e| DeskError::Counter(e.to_string()))?;
+        let path = format!("/api/desk/v1/forms/{form_id}/schedule");
+        let published: counter::sync::SchedulePublished = self.signed(keys, reqwest::Method::POST, &path, body).await?;
+        Ok(published.version)
+    }
+
     /// Plants `per_form` synthetic applicants in each of the tenant's
     /// current forms (the last step of the key ceremony; docs/watch.md)
     /// and remembers their numbers. Returns how many were planted.

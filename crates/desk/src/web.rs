@@ -97,6 +97,7 @@ impl DeskApp {
             ("staff.html", include_str!("templates/staff.html")),
             ("frozen.html", include_str!("templates/frozen.html")),
             ("results.html", include_str!("templates/results.html")),
+            ("schedule.html", include_str!("templates/schedule.html")),
             ("answers.html", include_str!("templates/answers.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
@@ -156,6 +157,7 @@ impl DeskApp {
             .route("/forms/{form}/results", get(results_page))
             .route("/forms/{form}/results.csv", get(results_csv))
             .route("/forms/{form}/results/{field}/answers", get(answers_page))
+            .route("/forms/{form}/schedule", get(schedule_page).post(set_schedule))
             .route("/sync", post(sync_now))
             .route("/staff", get(staff_page).post(add_staff))
             .route("/staff/{login}/unlock", post(unlock_staff))
@@ -271,6 +273,10 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/forms/{form}/results", Access::Can(Action::ViewSubmissions)),
     ("GET", "/forms/{form}/results.csv", Access::Can(Action::ViewSubmissions)),
     ("GET", "/forms/{form}/results/{field}/answers", Access::Can(Action::ViewSubmissions)),
+    // 予約枠: opening days, slots, capacity and closures are part of the
+    // form, so whoever manages forms sets them.
+    ("GET", "/forms/{form}/schedule", Access::Can(Action::ManageForms)),
+    ("POST", "/forms/{form}/schedule", Access::Can(Action::ManageForms)),
     ("POST", "/sync", Access::Can(Action::ProcessSubmissions)),
     ("GET", "/staff", Access::Can(Action::ManageStaff)),
     ("POST", "/staff", Access::Can(Action::ManageStaff)),
@@ -439,6 +445,7 @@ fn base(app: &DeskApp, lang: Lang, session: Option<&Session>) -> minijinja::Valu
             can_process => identity::allows(s.staff.role, Action::ProcessSubmissions),
             can_view => identity::allows(s.staff.role, Action::ViewSubmissions),
             can_manage_staff => identity::allows(s.staff.role, Action::ManageStaff),
+            can_manage_forms => identity::allows(s.staff.role, Action::ManageForms),
         }),
         csrf => session.map(|s| s.csrf.clone()),
     }
@@ -687,7 +694,13 @@ async fn inbox(State(app): Shared, headers: HeaderMap, Query(q): Query<InboxQuer
     }
     let mut forms = Vec::new();
     for (form_id, count) in app.store.form_counts().await? {
-        forms.push(context! { id => form_id.clone(), title => form_title(&app, &form_id, None, lang).await, count });
+        let booking = latest_definition(&app, &form_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|def| crate::schedule::booking_field(&def).is_some());
+        let title = form_title(&app, &form_id, None, lang).await;
+        forms.push(context! { id => form_id.clone(), title, count, booking });
     }
     let statuses: Vec<_> = SubmissionStatus::ALL
         .into_iter()
@@ -1098,6 +1111,73 @@ fn question_view(question: &Question, respondents: u64, lang: Lang) -> minijinja
 /// 集計: what a form's answers add up to, per question, with a chart and
 /// a table for each choice and scale. Counts only: free text is counted
 /// here and read on its own, watched page.
+async fn schedule_page(State(app): Shared, headers: HeaderMap, Path(form): Path<String>) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    render_schedule(&app, &session, &form, None, None, StatusCode::OK).await
+}
+
+/// Sets the schedule: checked here (every problem shown), then published
+/// by the counter as the form's next version.
+async fn set_schedule(
+    State(app): Shared,
+    headers: HeaderMap,
+    Path(form): Path<String>,
+    Form(posted): Form<BTreeMap<String, String>>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let Some((_, def)) = app.client.current_form(&app.keys, &app.store, &form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    let Some((field, _)) = crate::schedule::booking_field(&def) else {
+        return Ok((StatusCode::NOT_FOUND, "no booking field").into_response());
+    };
+    let field = field.to_owned();
+    let wanted = crate::schedule::from_posted(&posted);
+    if let Err(problems) = crate::schedule::apply(&def, &field, &wanted) {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render_schedule(&app, &session, &form, Some((wanted, problems)), None, status).await;
+    }
+    let change = counter::sync::ScheduleChange { field, schedule: wanted };
+    let version = app.client.set_schedule(&app.keys, &form, &change).await?;
+    app.store.log_access(&session.staff.login, "schedule", None, &format!("{form} v{version}")).await?;
+    render_schedule(&app, &session, &form, None, Some(version), StatusCode::OK).await
+}
+
+/// The schedule editor for `form`: as published, or as posted with its
+/// problems.
+async fn render_schedule(
+    app: &DeskApp,
+    session: &Session,
+    form: &str,
+    posted: Option<(forms::FieldKind, Vec<String>)>,
+    published: Option<i64>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let lang = session.lang;
+    let Some((version, def)) = app.client.current_form(&app.keys, &app.store, form).await? else {
+        return Ok((StatusCode::NOT_FOUND, "no such form").into_response());
+    };
+    let Some((field, current)) = crate::schedule::booking_field(&def) else {
+        return Ok((StatusCode::NOT_FOUND, "no booking field").into_response());
+    };
+    let (shown, problems) = match &posted {
+        Some((wanted, problems)) => (wanted, problems.clone()),
+        None => (current, Vec::new()),
+    };
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date();
+    let ctx = context! {
+        ..base(app, lang, Some(session)),
+        ..context! {
+            form, field, version, published, problems,
+            title => def.title.get(lang),
+            schedule => crate::schedule::view(shown, today, lang),
+        }
+    };
+    let mut response = app.render("schedule.html", ctx);
+    *response.status_mut() = status;
+    Ok(response)
+}
+
 async fn results_page(
     State(app): Shared,
     Extension(source): Extension<Source>,

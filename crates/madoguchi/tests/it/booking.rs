@@ -285,3 +285,63 @@ async fn a_cancellation_reaches_the_desk_at_its_next_sync() {
     let moved = store.set_status(&desk.unlock(), receipt, store::SubmissionStatus::InReview, None, "clerk").await;
     assert!(moved.is_err(), "a cancelled booking is final");
 }
+
+/// The desk sets opening days, slots, capacity and closed days: checked on
+/// the desk (every problem named, nothing published), then published by the
+/// counter as the form's next version, which residents are offered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_sets_opening_days_slots_capacity_and_closed_days() {
+    let counter = crate::start(Engine::Sqlite).await;
+    publish_booking_form(&counter, &["09:00"], 2).await;
+    let desk = testkit::desk::TestDesk::set_up(crate::madoguchi(), &counter, "aoba-city");
+    let server = desk.serve().await;
+    // The form admin's page, where processors are refused (the route table test covers every role).
+    let staff = crate::desk::enrol_and_sign_in_as(&desk, &server, "yoyaku.kanri", "form-admin").await;
+    let (status, page) = staff.get("/forms/counter-booking/schedule").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("value=\"09:00\"") && page.contains("value=\"2\""), "the published schedule is shown");
+    assert!(page.contains("id=\"open-days\""), "the next open days are listed");
+    let csrf = crate::hidden_input(&page, "_csrf").unwrap();
+
+    let mut posted = vec![("_csrf", csrf.as_str()), ("times", "9:00、9:30, 10:00"), ("minutes", "30")];
+    posted.extend([("from", "today+1"), ("until", "today+1"), ("closed", "")]);
+    posted.extend(["wd_mon", "wd_tue", "wd_wed", "wd_thu", "wd_fri", "wd_sat", "wd_sun"].map(|d| (d, "on")));
+    // A mistake is named and nothing is published.
+    let mut wrong = posted.clone();
+    wrong.extend([("capacity", "0")]);
+    let (status, page) = staff.post("/forms/counter-booking/schedule", &wrong).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("id=\"schedule-problems\"") && page.contains("capacity"), "{page}");
+    let store = counter.store().await;
+    assert_eq!(store.current_form("aoba-city", "counter-booking").await.unwrap().unwrap().version, 1);
+
+    posted.extend([("capacity", "4")]);
+    let (status, page) = staff.post("/forms/counter-booking/schedule", &posted).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"schedule-published\""));
+    let current = store.current_form("aoba-city", "counter-booking").await.unwrap().unwrap();
+    assert_eq!(current.version, 2);
+    let def = forms::FormDefinition::parse(&current.definition).unwrap();
+    let forms::FieldKind::Booking { times, capacity, .. } = &def.field("slot").unwrap().kind else { panic!() };
+    assert_eq!((times.len(), *capacity), (3, 4));
+    // Residents are offered the new slots with the new places.
+    let page = counter.client().get(format!("{}/t/aoba-city/f/counter-booking", counter.url)).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    assert_eq!(offered_slots(&page).len(), 3);
+    assert!(page.contains("残り4"));
+    // Who changed it is in the ledger.
+    let entries = store.ledger_entries(0, 1000).await.unwrap();
+    assert!(entries.iter().any(|e| e.event.actor.starts_with("desk:") && e.event.detail.contains("booking schedule")));
+    // Closing the only day leaves nothing to book, and the page says so.
+    let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::hours(9 + 24)).date().to_string();
+    let (_, page) = staff.get("/forms/counter-booking/schedule").await;
+    let csrf = crate::hidden_input(&page, "_csrf").unwrap();
+    let mut closing: Vec<(&str, &str)> =
+        posted.iter().filter(|(k, _)| *k != "closed" && *k != "_csrf").copied().collect();
+    closing.extend([("closed", tomorrow.as_str()), ("_csrf", csrf.as_str())]);
+    let (status, page) = staff.post("/forms/counter-booking/schedule", &closing).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("id=\"open-days\""), "no day is open");
+    let page = counter.client().get(format!("{}/t/aoba-city/f/counter-booking", counter.url)).send().await.unwrap();
+    assert!(offered_slots(&page.text().await.unwrap()).is_empty());
+}

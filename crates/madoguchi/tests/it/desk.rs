@@ -624,6 +624,8 @@ const DESK_EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/forms/{form}/results", "tenant-admin processor"),
     ("GET", "/forms/{form}/results.csv", "tenant-admin processor"),
     ("GET", "/forms/{form}/results/{field}/answers", "tenant-admin processor"),
+    ("GET", "/forms/{form}/schedule", "tenant-admin form-admin"),
+    ("POST", "/forms/{form}/schedule", "tenant-admin form-admin"),
     ("POST", "/sync", "tenant-admin processor"),
     ("GET", "/staff", "tenant-admin"),
     ("POST", "/staff", "tenant-admin"),
