@@ -199,7 +199,7 @@ async fn two_hundred_residents_race_for_twenty_places_on_two_counters() {
 /// cancels from the status page and it opens again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn residents_book_a_slot_in_the_browser_until_it_is_full() {
-    use crate::browser::{assert_meets_wcag_aa, browser, click, fill, wait_for_heading};
+    use crate::browser::{assert_meets_wcag_aa, browser, click, fill, screenshots_at_both_widths, wait_for_heading};
     use fantoccini::Locator;
 
     let counter = crate::start(Engine::Sqlite).await;
@@ -215,6 +215,9 @@ async fn residents_book_a_slot_in_the_browser_until_it_is_full() {
         // The first offered slot, chosen from the list as a resident would.
         click(&client, "#f-slot option:not([value=''])").await;
         click(&client, "#f-consent").await;
+        if receipts.is_empty() {
+            screenshots_at_both_widths(&client, "booking-form").await;
+        }
         click(&client, "button.primary").await;
         wait_for_heading(&client, "入力内容の確認").await;
         assert!(client.source().await.unwrap().contains("10:00〜10:30"), "the slot on the confirm page");
@@ -235,6 +238,7 @@ async fn residents_book_a_slot_in_the_browser_until_it_is_full() {
     assert_eq!(option.attr("disabled").await.unwrap().as_deref(), Some("true"));
     assert!(client.find(Locator::Css("[id^='no-slots-']")).await.is_ok(), "nothing left is said");
     assert_meets_wcag_aa(&client, "booking form, full").await;
+    screenshots_at_both_widths(&client, "booking-full").await;
 
     // The first resident cancels; the place opens again.
     client.goto(&format!("{}/t/aoba-city/status", counter.url)).await.unwrap();
@@ -243,6 +247,7 @@ async fn residents_book_a_slot_in_the_browser_until_it_is_full() {
     click(&client, "button.primary").await;
     client.wait().for_element(Locator::Id("cancel-booking")).await.unwrap();
     assert_meets_wcag_aa(&client, "status with a booking").await;
+    screenshots_at_both_widths(&client, "status-booking").await;
     click(&client, "#cancel-booking button").await;
     client.wait().for_element(Locator::Id("cancelled-notice")).await.unwrap();
     assert_eq!(client.find(Locator::Id("status-value")).await.unwrap().text().await.unwrap(), "取消");

@@ -220,6 +220,7 @@ async fn a_resident_answers_a_survey_and_the_clerk_sees_the_chart() {
     click(&client, "input[name='online_ease'][value='5']").await;
     fill(&client, "f-comments", "ブラウザから回答しました").await;
     click(&client, "#f-consent").await;
+    crate::browser::screenshots_at_both_widths(&client, "survey-form").await;
     click(&client, "button.primary").await;
     wait_for_heading(&client, "入力内容の確認").await;
     click(&client, "button.primary").await;
