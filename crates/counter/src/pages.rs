@@ -298,17 +298,22 @@ fn slot_days(
     days
 }
 
-/// Places taken per slot of `def`'s booking field, if it has one.
+/// Places taken per slot of `def`'s booking field within the days it
+/// offers now, if it has one.
 async fn taken_places(
     counter: &Counter,
     tenant: &str,
     def: &FormDefinition,
 ) -> Result<HashMap<String, i64>, PageError> {
-    if !def.fields.iter().any(|f| matches!(f.kind, FieldKind::Booking { .. })) {
+    let today = today_in_japan();
+    let Some((first, last)) =
+        def.fields.iter().find_map(|f| forms::booking::Schedule::of(&f.kind)).and_then(|s| s.window(today))
+    else {
         return Ok(HashMap::new());
-    }
-    let from = format!("{}", today_in_japan());
-    Ok(counter.store.booked_places(tenant, &def.id, &from).await?)
+    };
+    // Slot keys sort as text: every slot of the last day is below the next day.
+    let until = last.next_day().unwrap_or(last).to_string();
+    Ok(counter.store.booked_places_between(tenant, &def.id, &first.to_string(), &until).await?)
 }
 
 /// One field as the form template draws it.
@@ -648,8 +653,10 @@ async fn confirm(
     // A slot that filled up while the resident was answering is said now;
     // the committer counts again when it is sent.
     if let Some((field, schedule, slot)) = def.booked_slot(&submission) {
-        let taken = taken_places(&counter, &tenant.id, &def).await?;
-        if taken.get(&slot.key()).copied().unwrap_or(0) >= i64::from(schedule.capacity) {
+        // This slot's places only: `~` sorts after every slot key's characters.
+        let key = slot.key();
+        let taken = counter.store.booked_places_between(&tenant.id, &def.id, &key, &format!("{key}~")).await?;
+        if taken.get(&key).copied().unwrap_or(0) >= i64::from(schedule.capacity) {
             let errors = [FieldError::slot_full(field)];
             let filled = Filled { input, errors: &errors, ..Filled::default() };
             return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::CONFLICT).await;

@@ -62,14 +62,28 @@ impl Store {
     /// Places taken per slot (`2026-12-01T09:30` → count) of a tenant's form,
     /// for slots from `from_slot` on; cancelled submissions give theirs back.
     pub async fn booked_places(&self, tenant: &str, form_id: &str, from_slot: &str) -> Result<HashMap<String, i64>> {
+        self.booked_places_between(tenant, form_id, from_slot, "9999").await
+    }
+
+    /// As [`Store::booked_places`], for slots from `from_slot` up to (not
+    /// including) `until_slot`: a form page counts only its window.
+    pub async fn booked_places_between(
+        &self,
+        tenant: &str,
+        form_id: &str,
+        from_slot: &str,
+        until_slot: &str,
+    ) -> Result<HashMap<String, i64>> {
         let rows = sqlx::query(
             "SELECT booking_slot, COUNT(*) AS n FROM submissions
-             WHERE tenant_id = $1 AND form_id = $2 AND booking_slot >= $3 AND status <> 'cancelled'
+             WHERE tenant_id = $1 AND form_id = $2 AND booking_slot >= $3 AND booking_slot < $4
+               AND status <> 'cancelled'
              GROUP BY booking_slot",
         )
         .bind(tenant)
         .bind(form_id)
         .bind(from_slot)
+        .bind(until_slot)
         .fetch_all(&self.db)
         .await?;
         rows.iter().map(|row| Ok((row.try_get("booking_slot")?, row.try_get("n")?))).collect()

@@ -88,8 +88,66 @@ fn hidden_draft(page: &str) -> String {
     page[start..end].to_owned()
 }
 
-fn answers() -> Vec<(String, String)> {
-    testkit::water_start_answers("ベンチマーク")
+/// The form measured: 水道使用開始届, or (with `--booking`) a booking form
+/// whose places are counted under the tenant's lock for every 送信.
+enum Bench {
+    WaterStart,
+    Booking { slots: Vec<String> },
+}
+
+impl Bench {
+    fn form(&self) -> &'static str {
+        match self {
+            Bench::WaterStart => "water-start",
+            Bench::Booking { .. } => "counter-booking",
+        }
+    }
+
+    /// The `i`-th resident's answers: bookings go round the slots.
+    fn answers(&self, i: usize) -> Vec<(String, String)> {
+        match self {
+            Bench::WaterStart => testkit::water_start_answers("ベンチマーク"),
+            Bench::Booking { slots } => {
+                [("applicant", "住民 太郎"), ("slot", slots[i % slots.len()].as_str()), ("consent", "yes")]
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .to_vec()
+            }
+        }
+    }
+}
+
+/// A booking form open tomorrow at 14 times, with room for every request
+/// of the run (`capacity` per slot): the benchmark measures the counting,
+/// not refusals.
+fn booking_form(capacity: usize) -> String {
+    format!(
+        r#"id = "counter-booking"
+title = {{ ja = "窓口予約" }}
+[[fields]]
+name = "applicant"
+type = "name"
+label = {{ ja = "お名前" }}
+required = true
+furigana = false
+[[fields]]
+name = "slot"
+type = "booking"
+label = {{ ja = "日時" }}
+required = true
+weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+times = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:00", "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
+capacity = {capacity}
+from = "today+1"
+until = "today+1"
+holidays_closed = false
+[[fields]]
+name = "consent"
+type = "consent"
+label = {{ ja = "確認" }}
+required = true
+statement = {{ ja = "同意します。" }}
+"#
+    )
 }
 
 /// Today's date in Japan, ISO.
@@ -136,7 +194,12 @@ async fn main() {
     let binary =
         PathBuf::from(args.next().expect("usage: bench-submit MADOGUCHI_BINARY [--requests N] [--concurrency C]"));
     let (mut requests, mut levels, mut engines) = (2000usize, vec![32usize], vec![Engine::Sqlite, Engine::Postgres]);
+    let mut booking = false;
     while let Some(flag) = args.next() {
+        if flag == "--booking" {
+            booking = true;
+            continue;
+        }
         let value = args.next().expect("a value after each flag");
         match flag.as_str() {
             "--requests" => requests = value.parse().expect("--requests N"),
@@ -171,15 +234,26 @@ async fn main() {
             Engine::Sqlite => "SQLite",
             Engine::Postgres => "PostgreSQL",
         };
-        let form_url = format!("{}/t/aoba-city/f/water-start", counter.url);
+        let bench = if booking {
+            let store = counter.store().await;
+            let text = booking_form(requests * levels.len() + 1);
+            store.publish_form("aoba-city", "counter-booking", &text, None).await.expect("publish");
+            let def = forms::FormDefinition::parse(&text).expect("the booking form checks");
+            let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date();
+            let schedule = def.fields.iter().find_map(|f| forms::booking::Schedule::of(&f.kind)).expect("a schedule");
+            Bench::Booking { slots: schedule.slots(today).iter().map(|s| s.key()).collect() }
+        } else {
+            Bench::WaterStart
+        };
+        let form_url = format!("{}/t/aoba-city/f/{}", counter.url, bench.form());
         let _ = run("warm-up", concurrency, 200, |_| client.get(&form_url)).await;
         let (page, _) = run(&format!("GET form page ({name})"), concurrency, requests, |_| client.get(&form_url)).await;
         println!("{}", page.row(Some(ceiling)));
-        let answers = answers();
         let confirm_url = format!("{form_url}/confirm");
-        let (confirm, pages) =
-            run(&format!("POST 確認 ({name})"), concurrency, requests, |_| client.post(&confirm_url).form(&answers))
-                .await;
+        let (confirm, pages) = run(&format!("POST 確認 ({name})"), concurrency, requests, |i| {
+            client.post(&confirm_url).form(&bench.answers(i))
+        })
+        .await;
         println!("{}", confirm.row(Some(ceiling)));
         let mut drafts: Vec<String> = pages.iter().map(|p| hidden_draft(p)).collect();
         let submit_url = format!("{form_url}/submit");
@@ -187,7 +261,7 @@ async fn main() {
             if round > 0 {
                 // Fresh drafts: each round sends new submissions.
                 let (_, pages) =
-                    run("confirm", concurrency, requests, |_| client.post(&confirm_url).form(&answers)).await;
+                    run("confirm", concurrency, requests, |i| client.post(&confirm_url).form(&bench.answers(i))).await;
                 drafts = pages.iter().map(|p| hidden_draft(p)).collect();
             }
             let (submit, receipts) =
