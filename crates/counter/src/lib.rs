@@ -27,6 +27,7 @@ pub mod request;
 mod security;
 pub mod sync;
 mod ui;
+mod upload;
 mod watching;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use store::{InquiryNumber, Intake, PublishedForm, Tenant};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::draft::{canonical_secret, display_secret, Draft, Opened};
+use crate::upload;
 use crate::{ui, Counter, PageError};
 
 type Shared = State<Arc<Counter>>;
@@ -338,10 +339,69 @@ struct FieldView {
     days: Vec<SlotDay>,
     /// Whether every slot of a booking field is taken (or none is offered).
     no_slots: bool,
+    /// A file field: what it takes (`accept` for the browser, a hint for
+    /// the resident), whether several, and the files already sent.
+    file: Option<FileFieldView>,
     /// Entered values by HTML input name.
     values: BTreeMap<String, String>,
     /// Error messages by HTML input name.
     errors: BTreeMap<String, String>,
+}
+
+/// A file field as the form template draws it.
+#[derive(Serialize)]
+struct FileFieldView {
+    accept: String,
+    hint: String,
+    multiple: bool,
+    /// Files already sent, each with the token that brings it back.
+    sent: Vec<SentFileView>,
+}
+
+#[derive(Serialize)]
+struct SentFileView {
+    id: String,
+    label: String,
+    token: String,
+}
+
+/// Who files are kept for across a re-drawn form: the token box and the
+/// tenant. The builder's preview keeps none.
+type Keeper<'a> = Option<(&'a seal::TokenBox, &'a str)>;
+
+fn file_view(
+    def: &FormDefinition,
+    field: &forms::Field,
+    input: &RawInput,
+    keeper: Keeper<'_>,
+    lang: Lang,
+) -> Option<FileFieldView> {
+    let FieldKind::File { accept, max_mb, max_files } = &field.kind else { return None };
+    let types = forms::files::type_list(accept, lang);
+    let hint = match lang {
+        Lang::Ja if *max_files > 1 => format!("{types}（1ファイル{max_mb}MBまで、{max_files}ファイルまで）"),
+        Lang::Ja => format!("{types}（{max_mb}MBまで）"),
+        Lang::En if *max_files > 1 => format!("{types}, up to {max_mb} MB each, at most {max_files} files"),
+        Lang::En => format!("{types}, up to {max_mb} MB"),
+    };
+    let sent = match keeper {
+        Some((tokens, tenant)) => input
+            .files(&field.name)
+            .into_iter()
+            .map(|file| SentFileView {
+                id: file.id.clone(),
+                label: def.display_value(field, &forms::Value::Files(vec![file.clone()]), lang),
+                token: crate::upload::keep(tokens, tenant, &def.id, &field.name, file),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Some(FileFieldView {
+        accept: accept.iter().map(|t| t.media_type()).collect::<Vec<_>>().join(","),
+        hint,
+        multiple: *max_files > 1,
+        sent,
+    })
 }
 
 fn field_views(
@@ -349,6 +409,7 @@ fn field_views(
     input: &RawInput,
     errors: &[FieldError],
     taken: &HashMap<String, i64>,
+    keeper: Keeper<'_>,
     lang: Lang,
 ) -> Vec<FieldView> {
     let today = today_in_japan();
@@ -446,6 +507,7 @@ fn field_views(
                 options,
                 days,
                 no_slots,
+                file: file_view(def, field, input, keeper, lang),
                 values,
                 errors: field_errors,
             }
@@ -483,7 +545,7 @@ async fn render_form(
 ) -> Result<Response, PageError> {
     let Filled { input, errors, notice, lookup } = filled;
     let taken = taken_places(counter, &tenant.id, def).await?;
-    let fields = field_views(def, &input, errors, &taken, lang);
+    let fields = field_views(def, &input, errors, &taken, Some((&counter.tokens, &tenant.id)), lang);
     // 住所を検索 is a submit button too: Enter in any input must still
     // mean 確認, so a default button comes first in such forms.
     let has_lookup = fields.iter().any(|f| f.kind == "address");
@@ -509,6 +571,7 @@ async fn render_form(
             notice,
             lookup,
             has_lookup,
+            has_files => crate::upload::has_files(def),
         }
     };
     Ok(html(status, counter.pages.render("form.html", ctx)?))
@@ -526,7 +589,7 @@ pub(crate) fn render_preview(
     notice: &str,
     preview: minijinja::Value,
 ) -> Result<Response, PageError> {
-    let fields = field_views(def, &RawInput::default(), &[], &HashMap::new(), lang);
+    let fields = field_views(def, &RawInput::default(), &[], &HashMap::new(), None, lang);
     let has_lookup = fields.iter().any(|f| f.kind == "address");
     let ctx = context! {
         ..context! { other_lang_url => "#preview-tools" },
@@ -627,17 +690,35 @@ async fn confirm(
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (version, def) = load_form(&counter, &tenant.id, &form).await?;
-    let mut pairs = read_form_body(&headers, body, body_limit(&counter, &def)).await?;
+    let (mut pairs, uploaded, refused) = if upload::is_multipart(&headers) && upload::has_files(&def) {
+        let key = tenant_key(&counter, &tenant).await?;
+        let sealing = upload::Sealing { vault: counter.store.vault(), key: &key, tenant: &tenant.id };
+        let posted = upload::read(&headers, body, &def, body_limit(&counter, &def), &sealing).await?;
+        (posted.pairs, posted.uploaded, posted.refused)
+    } else {
+        (read_form_body(&headers, body, body_limit(&counter, &def)).await?, Vec::new(), Vec::new())
+    };
+    let with_files = |pairs: &[(String, String)], uploaded| {
+        let mut input = answers(pairs);
+        upload::attach(&mut input, &def, pairs, uploaded, &counter.tokens, &tenant.id).map(|()| input)
+    };
     // 住所を検索 (without JavaScript): fill the region in, show the form again.
     if let Some(field) = control(&pairs, "_lookup").map(str::to_owned) {
         let lookup = look_up_address(&counter, &def, &field, &mut pairs, lang).await?;
-        let filled = Filled { input: answers(&pairs), lookup: Some(lookup), ..Filled::default() };
+        let input = with_files(&pairs, uploaded)?;
+        let filled = Filled { input, errors: &refused, lookup: Some(lookup), ..Filled::default() };
         return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::OK).await;
     }
-    let input = answers(&pairs);
-    let submission = match def.validate(&input, today_in_japan()) {
-        Ok(submission) => submission,
-        Err(errors) => {
+    let input = with_files(&pairs, uploaded)?;
+    let validated = def.validate(&input, today_in_japan());
+    let submission = match validated {
+        Ok(submission) if refused.is_empty() => submission,
+        outcome => {
+            // A refused file is said once, beside its field, not again as "required".
+            let later: Vec<FieldError> = outcome.err().unwrap_or_default();
+            let refused_fields: Vec<String> = refused.iter().map(|r| r.field.clone()).collect();
+            let mut errors = refused;
+            errors.extend(later.into_iter().filter(|e| !refused_fields.contains(&e.field)));
             return render_form(
                 &counter,
                 lang,
@@ -647,7 +728,7 @@ async fn confirm(
                 Filled { input, errors: &errors, ..Filled::default() },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
+            .await;
         }
     };
     // A slot that filled up while the resident was answering is said now;
@@ -867,10 +948,7 @@ async fn submit(
     } else {
         load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?
     };
-    let key = counter.store.current_tenant_key(&tenant.id).await?.ok_or_else(|| {
-        tracing::error!(tenant = %tenant.id, "tenant has no public key; cannot accept submissions");
-        PageError::Unavailable
-    })?;
+    let key = tenant_key(&counter, &tenant).await?;
     let secret = draft.inquiry_secret(&counter.tokens);
     let payload = zeroize::Zeroizing::new(draft.submission.canonical_json());
     // The first e-mail answer, sealed to the notification key, if mail is on.
@@ -892,6 +970,7 @@ async fn submit(
             slot: slot.key(),
             capacity: i64::from(schedule.capacity),
         }),
+        attachments: &upload::attachments_of(&draft.submission),
     };
     let accepted = match counter.accept_sealed(&intake, key, payload).await {
         Ok(accepted) => accepted,
@@ -924,6 +1003,14 @@ async fn submit(
         }
     };
     Ok(html(StatusCode::OK, counter.pages.render("receipt.html", ctx)?))
+}
+
+/// The tenant's current public key: what submissions and files are sealed to.
+async fn tenant_key(counter: &Counter, tenant: &Tenant) -> Result<seal::TenantPublicKey, PageError> {
+    counter.store.current_tenant_key(&tenant.id).await?.ok_or_else(|| {
+        tracing::error!(tenant = %tenant.id, "tenant has no public key; cannot accept submissions");
+        PageError::Unavailable
+    })
 }
 
 async fn status_page(State(counter): Shared, Path(tenant): Path<String>, uri: Uri) -> Result<Response, PageError> {

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use futures::StreamExt as _;
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use store::{Desk, ReceiptNumber, StatusChange, SubmissionStatus};
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/desk/v1/plant"),
     ("GET", "/api/desk/v1/cancellations"),
     ("POST", "/api/desk/v1/forms/{form}/schedule"),
+    ("GET", "/api/desk/v1/records/{receipt}/attachments/{name}"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<Counter>> {
@@ -53,6 +55,7 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/api/desk/v1/plant", post(plant))
         .route("/api/desk/v1/cancellations", get(cancellations))
         .route("/api/desk/v1/forms/{form}/schedule", post(set_schedule))
+        .route("/api/desk/v1/records/{receipt}/attachments/{name}", get(attachment))
 }
 
 /// API failures: a status and a short English reason, never more.
@@ -267,6 +270,50 @@ async fn watch_pull(
         return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
     }
     Ok(())
+}
+
+/// A file attached to one of the desk's tenant's records, as sealed: the
+/// bytes stream from the vault part by part, never whole in memory. Taking
+/// it again after the desk has moved past the record is a re-read, which
+/// the watch counts like a record pulled again.
+async fn attachment(
+    State(counter): State<Arc<Counter>>,
+    Path((receipt, name)): Path<(String, String)>,
+    SignedDesk { desk, source, .. }: SignedDesk,
+) -> Result<Response, ApiError> {
+    let receipt = ReceiptNumber::parse(&receipt).ok_or(ApiError(StatusCode::BAD_REQUEST, "bad 到達番号"))?;
+    // Only a file the tenant's own record names; anything else is unknown.
+    if !counter.store.submission_names_attachment(&desk.tenant_id, receipt, &name).await? {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such attachment"));
+    }
+    if receipt <= desk_high_water(&counter, &desk).await? {
+        let reader = crate::watching::Reader::Desk { desk_id: &desk.desk_id };
+        let again = crate::watching::Seen { records: 1, honeytokens: 0 };
+        if crate::watching::observe(&counter, reader, &desk.tenant_id, again, Some(&source)).await? {
+            return Err(ApiError(StatusCode::FORBIDDEN, "this desk is suspended"));
+        }
+    }
+    let vault = counter.store.vault().clone();
+    let manifest = vault.attachment_manifest(&name).await?;
+    tracing::info!(desk = %desk.desk_id, tenant = %desk.tenant_id, receipt = %receipt, bytes = manifest.size, "desk pulled an attachment");
+    let size = manifest.size;
+    let parts = futures::stream::iter(0..manifest.parts.len()).then(move |index| {
+        let (vault, manifest) = (vault.clone(), manifest.clone());
+        async move {
+            vault.attachment_part(&manifest, index).await.map_err(|err| {
+                tracing::error!(error = %err, "an attachment part could not be read");
+                std::io::Error::other("attachment part unreadable")
+            })
+        }
+    });
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (axum::http::header::CONTENT_LENGTH, size.to_string()),
+        ],
+        Body::from_stream(parts),
+    )
+        .into_response())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -588,6 +635,7 @@ async fn plant(
         notify_address: None,
         // A planted applicant never takes a place residents could book.
         booking: None,
+        attachments: &[],
     };
     let accepted = counter.accept_sealed(&intake, key, payload).await?;
     counter.store.add_watch_tag(&desk.tenant_id, &watch_tag(&counter, &desk.tenant_id, accepted.receipt)).await?;

@@ -116,6 +116,10 @@ pub fn synthetic_applicant(def: &FormDefinition, region: &str, rng: &mut impl Rn
                 let Some(slot) = slots.choose(rng) else { continue };
                 Value::Slot(slot.key())
             }
+            // A planted applicant has no files: the desk API takes no file,
+            // and a reference to one that is not in the vault would not
+            // sync (it would give the plant away).
+            FieldKind::File { .. } => continue,
         };
         values.insert(field.name.clone(), value);
     }

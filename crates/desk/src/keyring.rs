@@ -90,6 +90,11 @@ impl KeyRing {
         self.tenant_keys.last().map(|(_, k)| k.public()).unwrap_or_else(|| unreachable!())
     }
 
+    /// Every tenant key generation this desk holds.
+    pub(crate) fn private_keys(&self) -> impl Iterator<Item = &TenantPrivateKey> {
+        self.tenant_keys.iter().map(|(_, k)| k)
+    }
+
     /// Opens a sealed record with whichever tenant key it names.
     pub fn open(&self, binding: &seal::RecordBinding, record: &SealedRecord) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         let key = self.tenant_keys.iter().map(|(_, k)| k).find(|k| k.id() == &record.key_id).ok_or_else(|| {

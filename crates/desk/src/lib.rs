@@ -11,6 +11,7 @@
 //! never write plaintext to disk, and never log a field value.
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod ceremony;
 pub mod charts;
 pub mod export;

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use counter::sync::{FormText, RecordPage, StatusPush, StatusPushed, WhoAmI};
+use forms::files::FileRef;
 use rand::RngCore;
 use seal::{RecordBinding, SealedRecord};
 use sha2::Digest;
@@ -57,6 +58,19 @@ impl SyncClient {
         path_and_query: &str,
         body: Vec<u8>,
     ) -> Result<T> {
+        let response = self.send_signed(keys, method, path_and_query, body).await?;
+        let text = response.text().await.map_err(|e| DeskError::Counter(format!("{path_and_query}: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| DeskError::Counter(format!("{path_and_query}: unreadable answer: {e}")))
+    }
+
+    /// Sends a signed request; the response once it is known to be a success.
+    async fn send_signed(
+        &self,
+        keys: &KeyRing,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response> {
         let mut nonce = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let nonce = hex::encode(nonce);
@@ -83,11 +97,31 @@ impl SyncClient {
             .await
             .map_err(|e| DeskError::Counter(format!("{path_and_query}: {e}")))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| DeskError::Counter(format!("{path_and_query}: {e}")))?;
         if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
             return Err(DeskError::Counter(format!("{path_and_query}: {status}: {text}")));
         }
-        serde_json::from_str(&text).map_err(|e| DeskError::Counter(format!("{path_and_query}: unreadable answer: {e}")))
+        Ok(response)
+    }
+
+    /// Takes in the files a record names that this desk does not hold yet.
+    async fn take_files(
+        &self,
+        keys: &KeyRing,
+        store: &DeskStore,
+        receipt: ReceiptNumber,
+        form_id: &str,
+        files: &[FileRef],
+    ) -> Result<()> {
+        for file in files {
+            if store.has_attachment(receipt, &file.id).await? {
+                continue;
+            }
+            let path = format!("/api/desk/v1/records/{receipt}/attachments/{}", file.sealed);
+            let response = self.send_signed(keys, reqwest::Method::GET, &path, Vec::new()).await?;
+            store.take_attachment(keys, receipt, form_id, file, response.bytes_stream()).await?;
+        }
+        Ok(())
     }
 
     /// Asks the counter who it takes this desk to be.
@@ -122,7 +156,11 @@ impl SyncClient {
                 }
                 last = receipt;
                 self.ensure_form(keys, store, &synced.form_id, synced.form_version).await?;
-                stored.push(open_synced(keys, receipt, synced)?);
+                let (record, files) = open_synced(keys, receipt, synced)?;
+                // The files first: a record is stored (and the cursor moved
+                // past it) only once every file it names is here.
+                self.take_files(keys, store, receipt, &synced.form_id, &files).await?;
+                stored.push(record);
             }
             if let Some(next) = page.next_after.as_deref().and_then(ReceiptNumber::parse) {
                 report.stored += store.store_page(&keys.tenant, &stored, next.max(last)).await?;
@@ -265,8 +303,12 @@ impl SyncClient {
 
 /// Checks a pulled record against its hash, opens it with the key ring
 /// (proving it is what was sealed for this 到達番号), and re-encrypts the
-/// payload for the desk's store.
-fn open_synced(keys: &KeyRing, receipt: ReceiptNumber, synced: &counter::sync::SyncedRecord) -> Result<StoredRecord> {
+/// payload for the desk's store; with the files its answers name.
+fn open_synced(
+    keys: &KeyRing,
+    receipt: ReceiptNumber,
+    synced: &counter::sync::SyncedRecord,
+) -> Result<(StoredRecord, Vec<FileRef>)> {
     let bad = |reason: String| DeskError::BadRecord { receipt: synced.receipt.clone(), reason };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&synced.record)
@@ -277,7 +319,12 @@ fn open_synced(keys: &KeyRing, receipt: ReceiptNumber, synced: &counter::sync::S
     let record = SealedRecord::from_bytes(&bytes)?;
     let binding = RecordBinding::new(&keys.tenant, &synced.form_id, synced.form_version, &synced.receipt);
     let plaintext = keys.open(&binding, &record)?;
-    Ok(StoredRecord {
+    // Planted honeytokens and records of old may not parse as answers;
+    // they name no files either way.
+    let files = serde_json::from_slice::<forms::Submission>(&plaintext)
+        .map(|s| crate::attachments::files_of(&s).into_iter().cloned().collect())
+        .unwrap_or_default();
+    let stored = StoredRecord {
         receipt,
         form_id: synced.form_id.clone(),
         form_version: synced.form_version,
@@ -289,5 +336,6 @@ fn open_synced(keys: &KeyRing, receipt: ReceiptNumber, synced: &counter::sync::S
         status: "received".into(),
         message_key: synced.message_key.clone(),
         assigned_to: None,
-    })
+    };
+    Ok((stored, files))
 }

@@ -150,6 +150,7 @@ impl DeskApp {
             .route("/enrol/confirm", post(enrol_confirm))
             .route("/lang/{to}", get(switch_lang))
             .route("/records/{receipt}", get(record_page))
+            .route("/records/{receipt}/files/{file}", get(download_file))
             .route("/records/{receipt}/status", post(change_status))
             .route("/records/{receipt}/comment", post(comment))
             .route("/records/{receipt}/assign", post(assign))
@@ -264,6 +265,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/assets/desk.css", Access::Anyone),
     ("GET", "/sessions", Access::SignedIn),
     ("GET", "/records/{receipt}", Access::Can(Action::ViewSubmissions)),
+    ("GET", "/records/{receipt}/files/{file}", Access::Can(Action::ViewSubmissions)),
     ("POST", "/records/{receipt}/status", Access::Can(Action::ProcessSubmissions)),
     ("POST", "/records/{receipt}/comment", Access::Can(Action::ProcessSubmissions)),
     ("POST", "/records/{receipt}/assign", Access::Can(Action::ProcessSubmissions)),
@@ -754,9 +756,20 @@ async fn record_page(
         .fields
         .iter()
         .map(|field| {
-            let value =
-                submission.as_ref().and_then(|s| s.values.get(&field.name)).map(|v| def.display_value(field, v, lang));
-            context! { label => field.label.get(lang), value }
+            let answer = submission.as_ref().and_then(|s| s.values.get(&field.name));
+            // Files are listed one by one, each a download.
+            let files: Vec<_> = match answer {
+                Some(forms::Value::Files(files)) => files
+                    .iter()
+                    .map(|f| {
+                        let label = def.display_value(field, &forms::Value::Files(vec![f.clone()]), lang);
+                        context! { id => f.id.clone(), label }
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let value = answer.map(|v| def.display_value(field, v, lang));
+            context! { label => field.label.get(lang), value, files }
         })
         .collect();
     let status = SubmissionStatus::parse(&record.status).unwrap_or(SubmissionStatus::Received);
@@ -800,6 +813,66 @@ async fn record_page(
         }
     };
     Ok(app.render("record.html", ctx))
+}
+
+/// One attached file of a record, opened as it is sent: logged and shown
+/// to the watch first, like opening the record, and always a download
+/// (never shown inline, so a crafted file cannot run in the desk's origin).
+async fn download_file(
+    State(app): Shared,
+    Extension(source): Extension<Source>,
+    headers: HeaderMap,
+    Path((receipt, file_id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let session = signed_in!(app, headers);
+    let not_found = || Ok((StatusCode::NOT_FOUND, "not found").into_response());
+    let Some(receipt) = parse_receipt(&receipt) else { return not_found() };
+    let Some((record, payload)) = app.store.open_record(&app.keys, receipt).await? else { return not_found() };
+    let submission: Option<forms::Submission> = serde_json::from_value(payload).ok();
+    let Some(file) = submission
+        .as_ref()
+        .and_then(|s| crate::attachments::files_of(s).into_iter().find(|f| f.id == file_id).cloned())
+    else {
+        return not_found();
+    };
+    let Some(pieces) = app.store.attachment_pieces(receipt, &file.id).await? else { return not_found() };
+    // The access log names the file by its id: its name is personal data.
+    let read = ReadAttempt {
+        login: &session.staff.login,
+        action: "download",
+        receipt: Some(receipt),
+        records: 1,
+        honeytokens: 0,
+        source: source.0.as_deref(),
+        detail: &file.id,
+    };
+    if app.watched(&read).await? == Verdict::Frozen {
+        return Ok(app.frozen_page(session.lang));
+    }
+    let body = app.store.open_attachment(&app.keys, receipt, &record.form_id, &file, pieces);
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.file_type.media_type()));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(&file.name, file.file_type.extension())) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// `attachment` with an ASCII fallback name and the real one in UTF-8
+/// (RFC 6266 / 5987), so 住民票.pdf saves as 住民票.pdf.
+fn content_disposition(name: &str, extension: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
+    let ascii: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
+    let fallback =
+        if ascii.trim_matches('.').is_empty() || !ascii.contains('.') { format!("file.{extension}") } else { ascii };
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        percent_encoding::utf8_percent_encode(name, KEEP)
+    )
 }
 
 /// What every POST on a record checks first (after the guard checked the

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
+use crate::files::FileType;
 use crate::input::RawInput;
 use crate::normalize::nfkc;
 use crate::validate::consent_ticked;
@@ -13,6 +14,7 @@ mod check;
 mod to_toml;
 
 pub use check::{type_keys, FIELD_TYPES};
+
 pub use to_toml::quote as toml_string;
 
 /// A text shown to residents in Japanese and, when given, English.
@@ -191,6 +193,18 @@ pub enum FieldKind {
         #[serde(default = "yes")]
         holidays_closed: bool,
     },
+    /// Files (添付書類): scans and photos of the `accept`ed types, judged
+    /// by their content, each at most `max_mb` megabytes, up to
+    /// `max_files` of them. Sealed as they stream in; stored as references
+    /// to the sealed files (see [`crate::files::FileRef`]).
+    File {
+        #[serde(default = "all_file_types")]
+        accept: Vec<FileType>,
+        #[serde(default = "default_max_mb")]
+        max_mb: u32,
+        #[serde(default = "one_file")]
+        max_files: u32,
+    },
 }
 
 impl FieldKind {
@@ -209,11 +223,13 @@ impl FieldKind {
             FieldKind::Consent { .. } => "consent",
             FieldKind::Scale { .. } => "scale",
             FieldKind::Booking { .. } => "booking",
+            FieldKind::File { .. } => "file",
         }
     }
 
     /// Whether an answer of this kind says who the resident is (refused in
-    /// an anonymous survey).
+    /// an anonymous survey). Files count: a photo carries faces and, in its
+    /// metadata, where it was taken.
     pub fn identifies(&self) -> bool {
         matches!(
             self,
@@ -222,6 +238,7 @@ impl FieldKind {
                 | FieldKind::Address
                 | FieldKind::Phone
                 | FieldKind::Email { .. }
+                | FieldKind::File { .. }
         )
     }
 }
@@ -256,6 +273,25 @@ pub(crate) fn booking_until() -> String {
 
 pub(crate) fn default_max_length() -> usize {
     200
+}
+
+pub(crate) fn all_file_types() -> Vec<FileType> {
+    FileType::ALL.to_vec()
+}
+
+pub(crate) fn default_max_mb() -> u32 {
+    10
+}
+
+/// The largest `max_mb` a form may set: a 20 MB scan and some room, and no
+/// more than a counter should stream from one resident.
+pub const MAX_FILE_MB: u32 = 50;
+
+/// The most files one field may take.
+pub const MAX_FILES: u32 = 10;
+
+pub(crate) fn one_file() -> u32 {
+    1
 }
 
 /// A problem in a form definition file, with the 1-based line (and column)

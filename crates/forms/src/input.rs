@@ -1,5 +1,7 @@
 //! What a browser posted, before any validation.
 
+use crate::files::FileRef;
+
 /// The posted form fields as ordered `(key, value)` pairs. Keys may repeat
 /// (a group of checkboxes posts one pair per ticked box), so this is not a
 /// map. Values are kept exactly as posted; normalisation happens in
@@ -7,6 +9,9 @@
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RawInput {
     pairs: Vec<(String, String)>,
+    /// Files already sealed for file fields, by field name: the counter
+    /// streams uploads into the vault and puts their references here.
+    files: Vec<(String, FileRef)>,
 }
 
 impl RawInput {
@@ -15,7 +20,7 @@ impl RawInput {
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        RawInput { pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        RawInput { pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), files: Vec::new() }
     }
 
     /// Appends one pair (keeps earlier pairs with the same key).
@@ -31,6 +36,23 @@ impl RawInput {
     /// Every value posted for `key`, in posted order.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
         self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// Adds a sealed file to field `field`.
+    pub fn push_file(&mut self, field: impl Into<String>, file: FileRef) {
+        self.files.push((field.into(), file));
+    }
+
+    /// The sealed files of field `field`, in the order added.
+    pub fn files(&self, field: &str) -> Vec<&FileRef> {
+        self.files.iter().filter(|(k, _)| k == field).map(|(_, f)| f).collect()
+    }
+
+    /// Drops the file `id` of field `field`; true when it was there.
+    pub fn remove_file(&mut self, field: &str, id: &str) -> bool {
+        let before = self.files.len();
+        self.files.retain(|(k, f)| !(k == field && f.id == id));
+        self.files.len() != before
     }
 
     pub fn pairs(&self) -> &[(String, String)] {

@@ -39,6 +39,7 @@ pub mod wareki;
 
 pub use definition::{
     toml_string, type_keys, CheckError, ChoiceOption, Condition, Field, FieldKind, FormDefinition, Text, FIELD_TYPES,
+    MAX_FILES, MAX_FILE_MB,
 };
 pub use input::RawInput;
 pub use normalize::{is_furigana, nfkc, normalize_email, normalize_phone, normalize_postal_code};

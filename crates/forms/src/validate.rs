@@ -8,6 +8,7 @@ use time::Date;
 
 use crate::booking::{Schedule, Slot};
 use crate::definition::{DateBound, Field, FieldKind, FormDefinition};
+use crate::files::{FileRef, FileType};
 use crate::input::RawInput;
 use crate::normalize::{
     collapse_spaces, format_phone, hyphens_between_digits, is_furigana, nfkc, normalize_email, normalize_phone,
@@ -65,6 +66,8 @@ pub enum Value {
     Consent(bool),
     /// A booked time slot, `2026-12-01T09:30` (see [`crate::booking::Slot`]).
     Slot(String),
+    /// Attached files, in the order they were added.
+    Files(Vec<FileRef>),
 }
 
 /// One thing the resident must fix: which field, which HTML input to show
@@ -116,6 +119,17 @@ pub enum ErrorCode {
     /// The slot filled up while the resident was answering (said by the
     /// counter, which counts bookings; never by validation).
     SlotFull,
+    /// Not one of the file types the field takes, judged by content.
+    FileNotAccepted {
+        accept: Vec<FileType>,
+    },
+    FileTooLarge {
+        max_mb: u32,
+    },
+    FileEmpty,
+    TooManyFiles {
+        max: u32,
+    },
 }
 
 impl FieldError {
@@ -189,6 +203,20 @@ impl ErrorCode {
                 "申し訳ありません。この日時は先に予約がいっぱいになりました。別の日時を選んでください。".into()
             }
             (SlotFull, false) => "Sorry, this time has just been fully booked. Please choose another time.".into(),
+            (FileNotAccepted { accept }, true) => format!(
+                "{} のファイルを選んでください（ファイルの中身で確認しています）。",
+                crate::files::type_list(accept, Lang::Ja)
+            ),
+            (FileNotAccepted { accept }, false) => format!(
+                "Please choose a {} file (checked by its content, not its name).",
+                crate::files::type_list(accept, Lang::En)
+            ),
+            (FileTooLarge { max_mb }, true) => format!("{max_mb}MB以下のファイルを選んでください。"),
+            (FileTooLarge { max_mb }, false) => format!("Please choose a file of at most {max_mb} MB."),
+            (FileEmpty, true) => "このファイルは空です。別のファイルを選んでください。".into(),
+            (FileEmpty, false) => "This file is empty. Please choose another file.".into(),
+            (TooManyFiles { max }, true) => format!("添付できるファイルは{max}個までです。"),
+            (TooManyFiles { max }, false) => format!("Please attach at most {max} files."),
         }
     }
 }
@@ -244,6 +272,11 @@ impl Submission {
                 Value::Number(x) => out.push(n, format_number(*x)),
                 Value::Consent(true) => out.push(n, "yes"),
                 Value::Consent(false) => {}
+                Value::Files(files) => {
+                    for file in files {
+                        out.push_file(n, file.clone());
+                    }
+                }
             }
         }
         out
@@ -323,6 +356,18 @@ impl FormDefinition {
                 (Some(slot), FieldKind::Booking { minutes, .. }) => slot.full_label(*minutes, lang),
                 _ => key.clone(),
             },
+            Value::Files(files) => files
+                .iter()
+                .map(|f| {
+                    let size = crate::files::size_label(f.size, lang);
+                    if ja {
+                        format!("{}（{}・{size}）", f.name, f.file_type.label())
+                    } else {
+                        format!("{} ({}, {size})", f.name, f.file_type.label())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(if ja { "、" } else { ", " }),
         }
     }
 
@@ -617,6 +662,25 @@ fn validate_field(field: &Field, input: &RawInput, today: Date, errors: &mut Vec
             } else {
                 None
             }
+        }
+        // Each file was judged as it streamed in ([`crate::files::judge`]);
+        // judged again here against the field as it is now (a reference
+        // may come back from a draft made with an older version).
+        FieldKind::File { accept, max_mb, max_files } => {
+            let files = input.files(n);
+            if files.is_empty() {
+                return e.empty();
+            }
+            if files.len() > *max_files as usize {
+                return e.add(n, ErrorCode::TooManyFiles { max: *max_files });
+            }
+            if files.iter().any(|f| !accept.contains(&f.file_type)) {
+                return e.add(n, ErrorCode::FileNotAccepted { accept: accept.clone() });
+            }
+            if files.iter().any(|f| f.size > crate::files::max_bytes(*max_mb)) {
+                return e.add(n, ErrorCode::FileTooLarge { max_mb: *max_mb });
+            }
+            Some(Value::Files(files.into_iter().cloned().collect()))
         }
     }
 }

@@ -111,14 +111,24 @@ impl StreamSealer {
 /// file: callers must not treat it as complete until `finish` succeeds.
 pub struct StreamOpener {
     ctx: Option<AeadCtxR<ChaCha20Poly1305, HkdfSha256, KemT>>,
-    key: TenantPrivateKey,
+    /// The keys it may be sealed to (a desk holds every generation).
+    keys: Vec<TenantPrivateKey>,
     binding: AttachmentBinding,
     pending: Vec<u8>,
 }
 
 impl StreamOpener {
     pub fn new(key: &TenantPrivateKey, binding: &AttachmentBinding) -> StreamOpener {
-        StreamOpener { ctx: None, key: key.clone(), binding: binding.clone(), pending: Vec::new() }
+        StreamOpener::among([key], binding)
+    }
+
+    /// Opens with whichever of `keys` the file names in its header.
+    pub fn among<'k>(
+        keys: impl IntoIterator<Item = &'k TenantPrivateKey>,
+        binding: &AttachmentBinding,
+    ) -> StreamOpener {
+        let keys = keys.into_iter().cloned().collect();
+        StreamOpener { ctx: None, keys, binding: binding.clone(), pending: Vec::new() }
     }
 
     pub fn push(&mut self, data: &[u8]) -> Result<Vec<u8>, SealError> {
@@ -160,13 +170,13 @@ impl StreamOpener {
         let Some((encapped, _)) = prefixed(rest) else { return Ok(false) };
         let key_id = std::str::from_utf8(key_id).map_err(|_| SealError::MalformedRecord)?;
         let key_id = KeyId::parse(key_id).map_err(|_| SealError::MalformedRecord)?;
-        if &key_id != self.key.id() {
-            return Err(SealError::WrongKey { sealed_to: key_id, given: self.key.id().clone() });
-        }
+        let Some(key) = self.keys.iter().find(|k| k.id() == &key_id) else {
+            let given = self.keys.first().map(|k| k.id().clone()).ok_or(SealError::MalformedRecord)?;
+            return Err(SealError::WrongKey { sealed_to: key_id, given });
+        };
         let encapped = <KemT as Kem>::EncappedKey::from_bytes(encapped).map_err(|_| SealError::MalformedRecord)?;
-        let ctx =
-            hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, KemT>(&OpModeR::Base, &self.key.key, &encapped, INFO)
-                .map_err(|_| SealError::Open)?;
+        let ctx = hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, KemT>(&OpModeR::Base, &key.key, &encapped, INFO)
+            .map_err(|_| SealError::Open)?;
         let header_len = MAGIC.len() + 4 + key_id.as_str().len() + encapped.to_bytes().len();
         self.pending.drain(..header_len);
         self.ctx = Some(ctx);

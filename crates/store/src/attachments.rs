@@ -72,9 +72,97 @@ impl AttachmentWriter {
     pub async fn finish(mut self) -> Result<(String, u64)> {
         self.flush().await?;
         let manifest = AttachmentManifest { parts: self.parts, size: self.size };
+        Ok((self.vault.put(MANIFESTS, &manifest.to_json()).await?, self.size))
+    }
+}
+
+impl AttachmentManifest {
+    fn to_json(&self) -> Vec<u8> {
         // A plain struct of strings and a number always serialises.
-        let json = serde_json::to_vec(&manifest).unwrap_or_default();
-        Ok((self.vault.put(MANIFESTS, &json).await?, self.size))
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The attachment's name: the SHA-256 of this manifest as stored.
+    pub fn name(&self) -> String {
+        crate::sha256_hex(&self.to_json())
+    }
+}
+
+/// Works out an attachment's name from its sealed bytes as they stream by,
+/// cutting them into parts as [`AttachmentWriter`] does: so a desk checks
+/// that the bytes it was sent are the file a sealed record names.
+pub struct AttachmentHasher {
+    part: sha2::Sha256,
+    in_part: usize,
+    manifest: AttachmentManifest,
+}
+
+impl Default for AttachmentHasher {
+    fn default() -> Self {
+        AttachmentHasher {
+            part: sha2::Sha256::default(),
+            in_part: 0,
+            manifest: AttachmentManifest { parts: Vec::new(), size: 0 },
+        }
+    }
+}
+
+impl AttachmentHasher {
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        use sha2::Digest;
+        while !bytes.is_empty() {
+            let take = (PART_BYTES - self.in_part).min(bytes.len());
+            self.part.update(&bytes[..take]);
+            self.in_part += take;
+            self.manifest.size += take as u64;
+            bytes = &bytes[take..];
+            if self.in_part == PART_BYTES {
+                self.end_part();
+            }
+        }
+    }
+
+    fn end_part(&mut self) {
+        use sha2::Digest;
+        let digest = std::mem::take(&mut self.part).finalize();
+        self.manifest.parts.push(hex::encode(digest));
+        self.in_part = 0;
+    }
+
+    /// The name, and the sealed size.
+    pub fn finish(mut self) -> (String, u64) {
+        if self.in_part > 0 {
+            self.end_part();
+        }
+        (self.manifest.name(), self.manifest.size)
+    }
+}
+
+/// The `attachments` column: vault names, space-separated; none is NULL.
+pub(crate) fn joined(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join(" "))
+}
+
+impl crate::Store {
+    /// Whether the submission `receipt` of `tenant` names the sealed file
+    /// `name`: the desk API hands a file only to a desk of that tenant.
+    pub async fn submission_names_attachment(
+        &self,
+        tenant: &str,
+        receipt: crate::ReceiptNumber,
+        name: &str,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT attachments FROM submissions WHERE tenant_id = $1 AND receipt_year = $2 AND receipt_seq = $3",
+        )
+        .bind(tenant)
+        .bind(receipt.year)
+        .bind(receipt.seq)
+        .fetch_optional(&self.db)
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        let names: Option<String> = sqlx::Row::try_get(&row, "attachments")?;
+        Ok(names.is_some_and(|names| names.split(' ').any(|n| n == name)))
     }
 }
 
@@ -136,6 +224,12 @@ mod tests {
         for vault in [&on_disk, &in_memory] {
             let (name, back) = round_trip(vault, &data, 70_000).await;
             assert_eq!(back, data);
+            // Whoever has the bytes can tell which attachment they are.
+            let mut hasher = AttachmentHasher::default();
+            for piece in data.chunks(100_000) {
+                hasher.update(piece);
+            }
+            assert_eq!(hasher.finish(), (name.clone(), data.len() as u64));
             assert_eq!(vault.attachment_manifest(&name).await.unwrap().parts.len(), 3);
             assert!(vault.has_attachment(&name).await.unwrap());
             // The same bytes name the same attachment; nothing is rewritten.

@@ -412,6 +412,8 @@ impl Store {
         let mut records: HashSet<[u8; 32]> = HashSet::new();
         let mut manifests = Vec::new();
         let mut attachments = Vec::new();
+        // Sealed files the journal's submissions name, with the submission.
+        let mut attached: Vec<(String, String)> = Vec::new();
         let mut reads = futures::stream::iter(objects.iter().cloned())
             .map(|object| async move {
                 let read = self.vault.get(&object.kind, &object.name).await;
@@ -438,6 +440,8 @@ impl Store {
                                 if let Some(hash) = hash_bytes(&row.record_sha256) {
                                     records.insert(hash);
                                 }
+                                let named = row.attachments.iter().map(|a| (a.clone(), label_of(&row)));
+                                attached.extend(named);
                             }
                         }
                     }
@@ -463,6 +467,15 @@ impl Store {
             }
         }
         drop(reads);
+        // Every sealed file a submission names is there.
+        for (name, submission) in &attached {
+            if !present.contains(&(crate::attachments::MANIFESTS.to_owned(), name.clone())) {
+                report.problems.push(problem(
+                    format!("{}/{name}", crate::attachments::MANIFESTS),
+                    format!("missing (a file attached to {submission})"),
+                ));
+            }
+        }
         // Every part of every sealed attachment is there.
         for (object, attachment) in &attachments {
             for part in &attachment.parts {
@@ -873,7 +886,7 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
 
 const COMPARED_COLUMNS: &str = "tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
     secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, received_at, notify_address, ledger_index,
-    booking_slot";
+    booking_slot, attachments";
 
 /// A submission's columns that never change after it is committed.
 #[derive(Debug, PartialEq, Eq)]
@@ -886,6 +899,7 @@ struct Settled {
     notify_address: Option<Vec<u8>>,
     ledger_index: Option<i64>,
     booking_slot: Option<String>,
+    attachments: Option<String>,
 }
 
 fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
@@ -903,7 +917,12 @@ fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
         notify_address: row.try_get("notify_address")?,
         ledger_index: row.try_get("ledger_index")?,
         booking_slot: row.try_get("booking_slot")?,
+        attachments: row.try_get("attachments")?,
     })
+}
+
+fn label_of(row: &journal::SubmissionRow) -> String {
+    format!("{} {}", row.tenant, row.receipt())
 }
 
 fn label(key: &(String, i64, i64)) -> String {

@@ -35,6 +35,7 @@ pub(crate) struct Job {
     pub inquiry_secret: String,
     pub notify_address: Option<Vec<u8>>,
     pub booking: Option<crate::BookingClaim>,
+    pub attachments: Vec<String>,
     pub seal: SealFn,
     pub reply: oneshot::Sender<Result<Acceptance>>,
 }
@@ -367,6 +368,7 @@ async fn write_batch(
             job.inquiry_secret,
             job.notify_address,
             job.booking.map(|b| b.slot),
+            job.attachments,
         ));
     }
     let half = work.len().div_ceil(2);
@@ -415,7 +417,7 @@ async fn write_batch(
         .into_iter()
         .zip(&meta)
         .map(|((receipt, record), m)| {
-            let (tenant, form_id, form_version, draft, secret, notify, slot) = m;
+            let (tenant, form_id, form_version, draft, secret, notify, slot, attachments) = m;
             let inquiry = inquiries.next().unwrap_or_else(InquiryNumber::generate);
             let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
             let bytes = record.to_bytes();
@@ -436,6 +438,7 @@ async fn write_batch(
                 // Set below, once the leaves have their indexes.
                 ledger_index: -1,
                 booking_slot: slot.clone(),
+                attachments: attachments.clone(),
             };
             given.push(inquiry);
             (Entry::Submission(row), bytes)

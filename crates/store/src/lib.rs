@@ -32,7 +32,7 @@ mod vault;
 
 pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFilter, LedgerReport};
 pub use alerts::SecurityContacts;
-pub use attachments::{AttachmentManifest, AttachmentWriter, PART_BYTES};
+pub use attachments::{AttachmentHasher, AttachmentManifest, AttachmentWriter, PART_BYTES};
 pub use bookings::{Cancellation, CancelledBooking};
 pub use db::Engine;
 pub use desks::{Desk, PulledRecord, StatusChange};

@@ -183,6 +183,9 @@ pub struct Intake<'a> {
     pub notify_address: Option<&'a [u8]>,
     /// The time slot this submission books, if its form offers slots.
     pub booking: Option<BookingClaim>,
+    /// The sealed files the submission names (vault names), already
+    /// written to the vault.
+    pub attachments: &'a [String],
 }
 
 /// A place in a time slot, claimed by a submission: the store accepts the
@@ -287,6 +290,7 @@ impl Store {
             inquiry_secret: intake.inquiry_secret.to_owned(),
             notify_address: intake.notify_address.map(<[u8]>::to_vec),
             booking: intake.booking.clone(),
+            attachments: intake.attachments.to_vec(),
             seal: Box::new(seal),
             reply,
         };

@@ -336,6 +336,7 @@ pub async fn seal_into_store(
                         inquiry_secret: "SEEDEDSEEDED",
                         notify_address: None,
                         booking: None,
+                        attachments: &[],
                     };
                     let plaintext = payload(i);
                     let (seal_tenant, seal_key) = (tenant.clone(), public.clone());

@@ -59,6 +59,12 @@ fn has_inputs(ty: &str) -> bool {
 /// The days a booking field may open on, as the forms crate writes them.
 const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
+/// The file types a file field may accept, as the forms crate names them
+/// (`accept = ["pdf", …]`), in the order of the checkboxes.
+fn file_types() -> [&'static str; 5] {
+    forms::files::FileType::ALL.map(forms::files::FileType::name)
+}
+
 const COMMON_KEYS: &[&str] = &["name", "type", "label", "help", "required", "show_when"];
 /// The form's own keys with inputs of their own; others are kept as TOML lines.
 const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "anonymous", "fields"];
@@ -129,6 +135,11 @@ struct FieldSheet {
     from: String,
     until: String,
     holidays_closed: bool,
+    /// A file field's accepted types (`pdf`…), the largest size of a file
+    /// in MB and how many files it takes, as typed.
+    accept: Vec<String>,
+    max_mb: String,
+    max_files: String,
     /// Settings without inputs of their own, as TOML lines.
     extra: String,
 }
@@ -164,6 +175,9 @@ impl FieldSheet {
             from: "today+1".into(),
             until: "today+30".into(),
             holidays_closed: true,
+            accept: file_types().iter().map(|t| (*t).to_owned()).collect(),
+            max_mb: "10".into(),
+            max_files: "1".into(),
             ..FieldSheet::default()
         };
         *self = keep;
@@ -220,6 +234,13 @@ impl Sheet {
                     from: get("from"),
                     until: get("until"),
                     holidays_closed: flag("holidays_closed"),
+                    accept: file_types()
+                        .iter()
+                        .filter(|t| flag(&format!("accept_{t}")))
+                        .map(|t| (*t).to_owned())
+                        .collect(),
+                    max_mb: get("max_mb"),
+                    max_files: get("max_files"),
                     extra: get("extra"),
                 };
                 if field.ty.is_empty() {
@@ -296,6 +317,8 @@ impl Sheet {
                 ("closed", &f.closed),
                 ("from", &f.from),
                 ("until", &f.until),
+                ("max_mb", &f.max_mb),
+                ("max_files", &f.max_files),
                 ("extra", &f.extra),
             ];
             for (k, v) in texts {
@@ -317,6 +340,9 @@ impl Sheet {
             }
             for day in &f.weekdays {
                 out.push((format!("f{i}.wd_{day}"), "on".into()));
+            }
+            for ty in &f.accept {
+                out.push((format!("f{i}.accept_{ty}"), "on".into()));
             }
         }
         out
@@ -533,6 +559,17 @@ fn field_source(src: &mut Source, i: usize, f: &FieldSheet) {
             optional_text(src, "until", "until", &f.until);
             src.line(at("holidays_closed"), format!("holidays_closed = {}", f.holidays_closed));
         }
+        "file" => {
+            // None ticked is written as such, for the check to refuse.
+            let accept = f.accept.iter().map(|t| quote(t)).collect::<Vec<_>>().join(", ");
+            src.line(at("accept"), format!("accept = [{accept}]"));
+            if !f.max_mb.trim().is_empty() {
+                src.line(at("max_mb"), format!("max_mb = {}", integer(&f.max_mb)));
+            }
+            if !f.max_files.trim().is_empty() {
+                src.line(at("max_files"), format!("max_files = {}", integer(&f.max_files)));
+            }
+        }
         _ => {}
     }
     // Other settings before the options: `[[fields.options]]` ends the
@@ -674,6 +711,9 @@ fn field_sheet(field: &forms::Field) -> FieldSheet {
         from: s("from"),
         until: s("until"),
         holidays_closed: b("holidays_closed"),
+        accept: strings("accept"),
+        max_mb: n("max_mb"),
+        max_files: n("max_files"),
         extra: extra.join("\n"),
         ty,
     }
@@ -728,11 +768,27 @@ fn problem_text(message: &str, lang: Lang) -> (String, Option<String>) {
         ("missing key", "必要な設定がありません。"),
         ("TOML syntax error", "TOMLの書き方に誤りがあります。"),
         ("invalid date bound", "日付の指定が正しくありません（例：2026-04-01、today、today+90）。"),
+        ("must list at least one file type", "受け付けるファイルの種類を1つ以上選んでください。"),
+        (
+            "an anonymous form may not ask for",
+            "匿名アンケートでは、氏名・住所・電話番号・メールアドレス・添付ファイルなど、回答者がわかる項目は使えません。",
+        ),
     ];
+    if let Some((lo, hi)) = range_of(message) {
+        return (format!("{lo}から{hi}までの整数を入力してください。"), Some(message.to_owned()));
+    }
     match JA.iter().find(|(pattern, _)| message.contains(pattern)) {
         Some((_, ja)) => ((*ja).to_owned(), Some(message.to_owned())),
         None => (message.to_owned(), None),
     }
+}
+
+/// The bounds of a "\"max_mb\" must be from 1 to 50" (a count out of
+/// its range).
+fn range_of(message: &str) -> Option<(u64, u64)> {
+    let (lo, rest) = message.split_once("must be from ")?.1.split_once(" to ")?;
+    let hi: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((lo.parse().ok()?, hi.parse().ok()?))
 }
 
 fn place(lang: Lang, line: usize, column: usize) -> String {
@@ -811,12 +867,21 @@ fn editor_page(
     outcome: Outcome<'_>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    let page = editor_context(tenant_view(tenant, visitor.lang), sheet, outcome);
+    counter.admin_pages.render_status(visitor, status, "admin/builder.html", page)
+}
+
+/// What admin/builder.html draws the editor from (besides the common
+/// context of every admin page).
+fn editor_context(tenant: minijinja::Value, sheet: &Sheet, outcome: Outcome<'_>) -> minijinja::Value {
     let source = outcome.source.unwrap_or_else(|| sheet.to_source().0);
     let mut by_input: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in &outcome.problems {
         by_input.entry(p.input.clone()).or_default().push(p.message.clone());
     }
     let types: Vec<_> = field_types().iter().map(|ty| context! { value => ty }).collect();
+    let file_types: Vec<_> =
+        forms::files::FileType::ALL.iter().map(|t| context! { name => t.name(), label => t.label() }).collect();
     let fields: Vec<_> = sheet
         .fields
         .iter()
@@ -840,18 +905,13 @@ fn editor_page(
             }
         })
         .collect();
-    counter.admin_pages.render_status(
-        visitor,
-        status,
-        "admin/builder.html",
-        context! {
-            tenant => tenant_view(tenant, visitor.lang),
-            sheet => sheet, fields => fields, types => types, weekdays => WEEKDAYS,
-            problems => outcome.problems, by_input => by_input,
-            notice => outcome.notice, error => outcome.error,
-            source_lines => source.lines().collect::<Vec<_>>(),
-        },
-    )
+    context! {
+        tenant => tenant,
+        sheet => sheet, fields => fields, types => types, weekdays => WEEKDAYS, file_types => file_types,
+        problems => outcome.problems, by_input => by_input,
+        notice => outcome.notice, error => outcome.error,
+        source_lines => source.lines().collect::<Vec<_>>(),
+    }
 }
 
 fn tenant_view(tenant: &store::Tenant, lang: Lang) -> minijinja::Value {
@@ -1229,6 +1289,146 @@ mod tests {
         let fresh = Sheet { id: "book".into(), title_ja: "予約".into(), fields: vec![field], ..Sheet::default() };
         let (text, result) = check_sheet(&fresh, Lang::Ja);
         assert!(result.is_ok(), "{text}\n{result:?}");
+    }
+
+    #[test]
+    fn a_file_field_goes_through_its_inputs_when_the_forms_crate_has_it() {
+        if !field_types().contains(&"file") {
+            return;
+        }
+        let src = "id = \"docs\"\ntitle = { ja = \"書類の提出\" }\n\n[[fields]]\nname = \"scan\"\ntype = \"file\"\nlabel = { ja = \"本人確認書類\" }\nrequired = true\naccept = [\"pdf\", \"png\"]\nmax_mb = 20\nmax_files = 3\n";
+        let def = FormDefinition::parse(src).unwrap();
+        let sheet = Sheet::from_definition(&def);
+        let f = &sheet.fields[0];
+        assert_eq!(
+            (f.accept.clone(), f.max_mb.as_str(), f.max_files.as_str()),
+            (vec!["pdf".into(), "png".into()], "20", "3")
+        );
+        assert_eq!(f.extra, "", "the file settings have inputs of their own");
+        let pairs = sheet.pairs();
+        assert!(pairs.contains(&("f0.accept_png".into(), "on".into())));
+        assert!(!pairs.iter().any(|(k, _)| k == "f0.accept_jpeg"));
+        let again = Sheet::from_posted(&Fields(pairs.into_iter().collect()));
+        let (text, result) = check_sheet(&again, Lang::Ja);
+        assert_eq!(result.unwrap(), def, "{text}");
+        assert_eq!(FormDefinition::parse(&text).unwrap(), def, "{text}");
+        assert!(text.contains("accept = [\"pdf\", \"png\"]\nmax_mb = 20\nmax_files = 3\n"), "{text}");
+
+        // A new file field starts from the forms crate's defaults: every
+        // type ticked, 10 MB, one file.
+        let mut field = FieldSheet::new("scan".into(), "file");
+        assert_eq!(field.accept, file_types());
+        assert_eq!((field.max_mb.as_str(), field.max_files.as_str()), ("10", "1"));
+        field.label_ja = "本人確認書類".into();
+        let fresh =
+            Sheet { id: "docs".into(), title_ja: "書類の提出".into(), fields: vec![field], ..Sheet::default() };
+        let (text, result) = check_sheet(&fresh, Lang::Ja);
+        let fresh = result.unwrap_or_else(|problems| panic!("{text}\n{problems:#?}"));
+        let all = forms::files::FileType::ALL.to_vec();
+        assert_eq!(fresh.fields[0].kind, forms::FieldKind::File { accept: all, max_mb: 10, max_files: 1 });
+        let unset = "id = \"docs\"\ntitle = { ja = \"書類の提出\" }\n\n[[fields]]\nname = \"scan\"\ntype = \"file\"\nlabel = { ja = \"本人確認書類\" }\n";
+        assert_eq!(fresh, FormDefinition::parse(unset).unwrap(), "the editor's defaults are the forms crate's");
+
+        // Changing a field's type to file starts from those defaults too.
+        let retyped = Sheet::from_posted(&posted(&[
+            ("count", "1"),
+            ("f0.name", "scan"),
+            ("f0.type", "file"),
+            ("f0.was", "text"),
+            ("f0.label_ja", "書類"),
+        ]));
+        let f = &retyped.fields[0];
+        assert!(f.accept.len() == 5 && f.max_mb == "10" && f.max_files == "1", "{f:?}");
+    }
+
+    #[test]
+    fn file_settings_problems_point_at_their_inputs() {
+        if !field_types().contains(&"file") {
+            return;
+        }
+        let mut inputs = vec![
+            ("id".to_owned(), "docs".to_owned()),
+            ("title_ja".into(), "書類".into()),
+            ("count".into(), "3".into()),
+        ];
+        // No type ticked; a size too large; too many files (typed in
+        // full-width digits).
+        let settings: [&[(&str, &str)]; 3] = [
+            &[("max_mb", "10"), ("max_files", "1")],
+            &[("accept_pdf", "on"), ("max_mb", "500"), ("max_files", "1")],
+            &[("accept_heic", "on"), ("max_mb", "5"), ("max_files", "１１")],
+        ];
+        for (i, own) in settings.into_iter().enumerate() {
+            inputs.push((format!("f{i}.name"), format!("scan{i}")));
+            for (k, v) in [("type", "file"), ("was", "file"), ("label_ja", "書類")].iter().chain(own) {
+                inputs.push((format!("f{i}.{k}"), (*v).to_owned()));
+            }
+        }
+        let sheet = Sheet::from_posted(&Fields(inputs.into_iter().collect()));
+        assert_eq!(sheet.fields[2].accept, ["heic"]);
+        let (src, result) = check_sheet(&sheet, Lang::Ja);
+        let problems = result.unwrap_err();
+        let at: Vec<&str> = problems.iter().map(|p| p.input.as_str()).collect();
+        assert_eq!(at, ["b-f0-accept", "b-f1-max_mb", "b-f2-max_files"], "{src}\n{problems:#?}");
+        assert!(problems[0].message.contains("ファイルの種類を1つ以上"), "{problems:#?}");
+        assert!(problems[1].message.starts_with("1から50まで"), "{problems:#?}");
+        assert!(problems[2].message.starts_with("1から10まで"), "{problems:#?}");
+        assert!(problems.iter().all(|p| p.detail.is_some()), "the check's own words are kept beside");
+
+        // Each problem is drawn beside its input, which it describes.
+        let by_input = problems.iter().map(|p| p.input.clone()).collect::<Vec<_>>();
+        let outcome = Outcome { problems, source: Some(src), ..Outcome::default() };
+        let html = render_editor(&sheet, outcome);
+        for input in &by_input {
+            assert!(html.contains(&format!("id=\"err-{input}\"")), "{input}: {html}");
+            assert!(html.contains(&format!("aria-describedby=\"err-{input}")), "{input}: {html}");
+        }
+        assert!(html.contains("<fieldset id=\"b-f0-accept\" aria-describedby=\"err-b-f0-accept\">"), "{html}");
+    }
+
+    /// The editor page as admin/builder.html draws it, in Japanese.
+    fn render_editor(sheet: &Sheet, outcome: Outcome<'_>) -> String {
+        let pages = super::super::AdminPages::new();
+        let tenant = context! { id => "aoba-city", name => "青葉市" };
+        let common = context! {
+            lang => "ja", t => super::super::strings::strings(Lang::Ja), staff => (), csrf => "token",
+        };
+        let page = editor_context(tenant, sheet, outcome);
+        pages.env.get_template("admin/builder.html").unwrap().render(context! { ..page, ..common }).unwrap()
+    }
+
+    #[test]
+    fn a_file_field_is_drawn_with_labelled_inputs() {
+        if !field_types().contains(&"file") {
+            return;
+        }
+        let mut field = FieldSheet::new("scan".into(), "file");
+        field.label_ja = "書類".into();
+        field.accept.retain(|t| t != "heic");
+        let sheet = Sheet { id: "docs".into(), title_ja: "書類".into(), fields: vec![field], ..Sheet::default() };
+        let html = render_editor(&sheet, Outcome::default());
+        assert!(html.contains("<option value=\"file\" selected>添付ファイル（file）</option>"), "{html}");
+        assert!(html.contains("<fieldset id=\"b-f0-accept\">"), "{html}");
+        assert!(html.contains("<legend>受け付けるファイルの種類</legend>"), "{html}");
+        for (ty, label) in [("pdf", "PDF"), ("jpeg", "JPEG"), ("png", "PNG"), ("heic", "HEIC"), ("webp", "WebP")] {
+            let checked = if ty == "heic" { "" } else { " checked" };
+            let input = format!(
+                "<input type=\"checkbox\" id=\"b-f0-accept_{ty}\" name=\"f0.accept_{ty}\" value=\"on\"{checked}>"
+            );
+            assert!(html.contains(&input), "{input} in {html}");
+            assert!(html.contains(&format!("<label for=\"b-f0-accept_{ty}\">{label}</label>")), "{html}");
+        }
+        for (id, label, value) in [("max_mb", "最大サイズ（MB）", "10"), ("max_files", "添付できるファイル数", "1")]
+        {
+            assert!(html.contains(&format!("<label for=\"b-f0-{id}\">{label}</label>")), "{html}");
+            let input = format!("id=\"b-f0-{id}\" name=\"f0.{id}\" value=\"{value}\" inputmode=\"numeric\"");
+            assert!(html.contains(&input), "{input} in {html}");
+            assert!(html.contains(&format!("aria-describedby=\"hint-b-f0-{id}\"")), "{html}");
+        }
+        // The sheet drawn is the field checked.
+        let (_, checked) = check_sheet(&sheet, Lang::Ja);
+        let kind = &checked.unwrap().fields[0].kind;
+        assert!(matches!(kind, forms::FieldKind::File { accept, .. } if accept.len() == 4), "{kind:?}");
     }
 
     #[test]

@@ -293,6 +293,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("booking_closed", "休業日（1行に1日）", "Closed days (one a line)"),
     ("booking_closed_hint", "例：2026-12-29", "e.g. 2026-12-29"),
     ("booking_holidays_closed", "祝日と年末年始は休み", "Closed on national holidays and over the New Year"),
+    ("type_file", "添付ファイル", "File attachments"),
+    ("file_accept", "受け付けるファイルの種類", "File types accepted"),
+    ("file_max_mb", "最大サイズ（MB）", "Maximum size (MB)"),
+    ("file_max_mb_hint", "1ファイルあたりの上限です。例：10", "The limit for each file, in megabytes. e.g. 10"),
+    ("file_max_files", "添付できるファイル数", "Number of files allowed"),
+    ("file_max_files_hint", "この項目に添付できるファイルの最大数です。例：1", "The most files a resident may attach here. e.g. 1"),
 ];
 
 pub(crate) fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {

@@ -139,6 +139,7 @@ pub const FIELD_TYPES: &[&str] = &[
     "consent",
     "scale",
     "booking",
+    "file",
 ];
 
 /// The keys a field of type `ty` may have besides the common ones.
@@ -153,6 +154,7 @@ pub fn type_keys(ty: &str) -> &'static [&'static str] {
         "consent" => &["statement"],
         "scale" => &["min", "max", "min_label", "max_label"],
         "booking" => &["weekdays", "times", "minutes", "capacity", "closed", "from", "until", "holidays_closed"],
+        "file" => &["accept", "max_mb", "max_files"],
         _ => &[],
     }
 }
@@ -373,7 +375,7 @@ impl Checker<'_> {
             let Kind::Table(entries) = &item.kind else { continue };
             let Some(ty) = find(entries, "type") else { continue };
             let Kind::Str(t) = &ty.node.kind else { continue };
-            if matches!(t.as_str(), "name" | "postal_code" | "address" | "phone" | "email") {
+            if matches!(t.as_str(), "name" | "postal_code" | "address" | "phone" | "email" | "file") {
                 let name = match find(entries, "name").map(|e| &e.node.kind) {
                     Some(Kind::Str(n)) => n.clone(),
                     _ => String::new(),
@@ -641,6 +643,7 @@ impl Checker<'_> {
                 Some(FieldKind::Scale { min: min?, max: max?, min_label: min_label.ok()?, max_label: max_label.ok()? })
             }
             "booking" => self.booking(entries, at, ctx),
+            "file" => self.file(entries, ctx),
             _ => None,
         }
     }
@@ -733,6 +736,35 @@ impl Checker<'_> {
             until: until?.map_or_else(super::booking_until, |(s, _)| s),
             holidays_closed: holidays_closed.ok()?.unwrap_or(true),
         })
+    }
+
+    fn file(&mut self, entries: &[Entry], ctx: &str) -> Option<FieldKind> {
+        use crate::files::FileType;
+        let names: Vec<&str> = FileType::ALL.iter().map(|t| t.name()).collect();
+        let hint = format!("use {}", names.join(", "));
+        let accept = match find(entries, "accept") {
+            Some(e) => {
+                let got = self.strings(e, ctx, |s| FileType::parse(s).map(|_| ()), &hint);
+                if got.as_ref().is_some_and(Vec::is_empty) {
+                    self.err(e.node.pos, format!("{ctx}\"accept\" must list at least one file type"));
+                }
+                // In one order, however listed: the same types are the same form.
+                got.map(|list| FileType::ALL.into_iter().filter(|t| list.iter().any(|s| s == t.name())).collect())
+            }
+            None => Some(super::all_file_types()),
+        };
+        let mut bounded = |key: &str, max: u32, default: u32| -> Option<u32> {
+            let Some(e) = find(entries, key) else { return Some(default) };
+            let n = self.count(e, ctx)?;
+            if !(1..=max as usize).contains(&n) {
+                self.err(e.node.pos, format!("{ctx}\"{key}\" must be from 1 to {max}"));
+                return None;
+            }
+            u32::try_from(n).ok()
+        };
+        let max_mb = bounded("max_mb", super::MAX_FILE_MB, super::default_max_mb());
+        let max_files = bounded("max_files", super::MAX_FILES, super::one_file());
+        Some(FieldKind::File { accept: accept?, max_mb: max_mb?, max_files: max_files? })
     }
 
     fn options(&mut self, e: &Entry, ctx: &str) -> Option<Vec<ChoiceOption>> {

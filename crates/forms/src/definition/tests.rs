@@ -498,3 +498,43 @@ label = { ja = "お名前" }
     let wide = fine.replace("type = \"scale\"", "type = \"scale\"\nmin = 0\nmax = 20");
     assert!(messages(&wide).iter().any(|m| m.contains("at most 11 points")));
 }
+
+const FILES: &str = r#"
+id = "scan"
+title = { ja = "添付" }
+
+[[fields]]
+name = "scan"
+type = "file"
+label = { ja = "本人確認書類" }
+accept = ["pdf", "jpeg"]
+max_mb = 20
+max_files = 2
+
+[[fields]]
+name = "photo"
+type = "file"
+label = { ja = "写真" }
+"#;
+
+#[test]
+fn a_file_field_names_its_types_size_and_count_and_round_trips() {
+    use crate::files::FileType;
+    let def = FormDefinition::parse(FILES).unwrap();
+    assert_eq!(
+        def.fields[0].kind,
+        FieldKind::File { accept: vec![FileType::Pdf, FileType::Jpeg], max_mb: 20, max_files: 2 }
+    );
+    assert_eq!(def.fields[1].kind, FieldKind::File { accept: FileType::ALL.to_vec(), max_mb: 10, max_files: 1 });
+    assert_eq!(FormDefinition::parse(&def.to_toml()).unwrap(), def);
+    let bad = FILES
+        .replace(r#"accept = ["pdf", "jpeg"]"#, r#"accept = ["pdf", "exe"]"#)
+        .replace("max_mb = 20", "max_mb = 500")
+        .replace("max_files = 2", "max_files = 0");
+    let got = messages(&bad);
+    assert!(got.iter().any(|m| m.contains("line 9") && m.contains("invalid value \"exe\" in \"accept\"")), "{got:#?}");
+    assert!(got.iter().any(|m| m.contains("\"max_mb\" must be from 1 to 50")), "{got:#?}");
+    assert!(got.iter().any(|m| m.contains("\"max_files\" must be from 1 to 10")), "{got:#?}");
+    let anonymous = FILES.replace("title = { ja = \"添付\" }", "title = { ja = \"添付\" }\nanonymous = true");
+    assert!(messages(&anonymous).iter().any(|m| m.contains("an anonymous form may not ask for a file")));
+}

@@ -130,6 +130,12 @@ fn field_toml(field: &Field, line: &mut impl FnMut(String)) {
             line(format!("until = {}", quote(until)));
             line(format!("holidays_closed = {holidays_closed}"));
         }
+        FieldKind::File { accept, max_mb, max_files } => {
+            let names = accept.iter().map(|t| quote(t.name())).collect::<Vec<_>>().join(", ");
+            line(format!("accept = [{names}]"));
+            line(format!("max_mb = {max_mb}"));
+            line(format!("max_files = {max_files}"));
+        }
         FieldKind::Choice { options, multiple } => {
             line(format!("multiple = {multiple}"));
             for option in options {

@@ -647,3 +647,60 @@ label = { ja = "満足度" }
     }
     assert!(ErrorCode::SlotFull.message(Lang::Ja).contains("別の日時"));
 }
+
+#[test]
+fn files_are_answers_by_reference_checked_against_the_field_as_it_is_now() {
+    use crate::files::{FileRef, FileType};
+    let def = FormDefinition::parse(
+        r#"
+id = "scan"
+title = { ja = "添付" }
+
+[[fields]]
+name = "scan"
+type = "file"
+label = { ja = "本人確認書類" }
+required = true
+accept = ["pdf", "png"]
+max_mb = 1
+max_files = 2
+"#,
+    )
+    .unwrap();
+    let file = |id: &str, file_type: FileType, size: u64| FileRef {
+        id: id.into(),
+        name: format!("{id}.{}", file_type.extension()),
+        file_type,
+        size,
+        sealed: "ab".repeat(32),
+    };
+    let codes = |input: &RawInput| match def.validate(input, TODAY) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.into_iter().map(|e| e.code).collect(),
+    };
+    assert_eq!(codes(&RawInput::new()), vec![ErrorCode::Required]);
+    let mut input = RawInput::new();
+    input.push_file("scan", file("a", FileType::Pdf, 1_000));
+    input.push_file("scan", file("b", FileType::Png, 1_000_000));
+    let sub = def.validate(&input, TODAY).unwrap();
+    let Value::Files(files) = &sub.values["scan"] else { panic!("{:?}", sub.values) };
+    assert_eq!(files.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(sub.to_input(&def).files("scan").len(), 2, "修正する keeps the files");
+    assert_eq!(
+        def.display_value(&def.fields[0], &sub.values["scan"], Lang::Ja),
+        "a.pdf（PDF・1 KB）、b.png（PNG・1.0 MB）"
+    );
+    // A JSON round trip (the draft token, the sealed record) keeps them.
+    let back: Submission = serde_json::from_slice(&sub.canonical_json()).unwrap();
+    assert_eq!(back, sub);
+
+    input.push_file("scan", file("c", FileType::Pdf, 10));
+    assert_eq!(codes(&input), vec![ErrorCode::TooManyFiles { max: 2 }]);
+    assert!(input.remove_file("scan", "c") && !input.remove_file("scan", "c"));
+    let mut jpeg = RawInput::new();
+    jpeg.push_file("scan", file("j", FileType::Jpeg, 10));
+    assert_eq!(codes(&jpeg), vec![ErrorCode::FileNotAccepted { accept: vec![FileType::Pdf, FileType::Png] }]);
+    let mut big = RawInput::new();
+    big.push_file("scan", file("big", FileType::Pdf, 1_000_001));
+    assert_eq!(codes(&big), vec![ErrorCode::FileTooLarge { max_mb: 1 }]);
+}

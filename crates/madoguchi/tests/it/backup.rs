@@ -42,6 +42,13 @@ async fn submit_to(
             let draft = format!("{prefix}-{i}");
             let tenant = if i % 2 == 0 { "city-a" } else { "city-b" };
             tokio::spawn(async move {
+                // Some bring a file: it must be counted in the backup too.
+                let mut attachments = Vec::new();
+                if i % 4 == 1 {
+                    let mut file = store::AttachmentWriter::new(store.vault());
+                    file.write(format!("sealed file {draft}").as_bytes()).await.unwrap();
+                    attachments.push(file.finish().await.unwrap().0);
+                }
                 let intake = Intake {
                     tenant,
                     form_id: "water-start",
@@ -52,6 +59,7 @@ async fn submit_to(
                     // Some book a slot: the restore must bring the places back.
                     booking: (i % 3 == 0)
                         .then(|| store::BookingClaim { slot: format!("2026-12-0{}T09:00", 1 + i % 5), capacity: 1000 }),
+                    attachments: &attachments,
                 };
                 store
                     .accept(&intake, move |receipt| {
@@ -214,6 +222,17 @@ async fn verify_names_every_missing_or_damaged_object(engine: Engine) {
     let named: Vec<String> =
         inst.store.verify_backup(&Quiet).await.unwrap().problems.iter().map(|p| p.to_string()).collect();
     assert!(named.iter().any(|p| p.contains(&lost) && p.contains(&attachment)), "{named:?}");
+
+    // A file a submission names, lost whole, is named with the submission.
+    let sent = submit(&inst, "three", 2).await;
+    let manifests = walk(&inst.vault.path().join("attachments"));
+    let gone = manifests.iter().find(|p| !p.ends_with(&attachment)).expect("the submission's file");
+    let gone_name = gone.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::remove_file(gone).unwrap();
+    let named: Vec<String> =
+        inst.store.verify_backup(&Quiet).await.unwrap().problems.iter().map(|p| p.to_string()).collect();
+    let with = format!("a file attached to city-b {}", sent[1].receipt);
+    assert!(named.iter().any(|p| p.contains(&gone_name) && p.contains(&with)), "{named:?}");
 }
 
 async fn every_table_is_in_the_snapshot(engine: Engine) {

@@ -617,6 +617,7 @@ const DESK_EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/assets/desk.css", "anonymous tenant-admin form-admin processor auditor"),
     ("GET", "/sessions", "tenant-admin form-admin processor auditor"),
     ("GET", "/records/{receipt}", "tenant-admin processor"),
+    ("GET", "/records/{receipt}/files/{file}", "tenant-admin processor"),
     ("POST", "/records/{receipt}/status", "tenant-admin processor"),
     ("POST", "/records/{receipt}/comment", "tenant-admin processor"),
     ("POST", "/records/{receipt}/assign", "tenant-admin processor"),
@@ -677,7 +678,8 @@ async fn every_desk_route_answers_every_role_as_the_table_says() {
             .replace("{login}", "desk.auditor")
             .replace("{to}", "en")
             .replace("{form}", "citizen-survey")
-            .replace("{field}", "comments");
+            .replace("{field}", "comments")
+            .replace("{file}", "00112233445566778899aabbccddeeff");
         for principal in ["anonymous", "tenant-admin", "form-admin", "processor", "auditor"] {
             if *route == "/logout" && principal != "anonymous" {
                 sessions.insert(principal, session_of(principal).await);

@@ -4,6 +4,7 @@
 //! Add modules here; do not add files directly under `tests/`.
 
 mod admin;
+mod attachments;
 mod backup;
 mod booking;
 mod browser;

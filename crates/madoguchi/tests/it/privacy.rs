@@ -9,7 +9,7 @@ use testkit::Engine;
 
 use crate::{apply, on_both_engines, post_form, start, water_start_answers};
 
-const MARKER: &str = "MARKER-1f3a-やまだ";
+pub(crate) const MARKER: &str = "MARKER-1f3a-やまだ";
 
 on_both_engines!(a_planted_marker_is_found_nowhere_the_counter_wrote);
 
@@ -39,7 +39,7 @@ fn encodings(text: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+pub(crate) fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -50,7 +50,7 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-fn find_marker(haystack: &[u8]) -> Option<String> {
+pub(crate) fn find_marker(haystack: &[u8]) -> Option<String> {
     encodings(MARKER)
         .into_iter()
         .find(|(_, needle)| haystack.windows(needle.len()).any(|w| w == needle.as_slice()))

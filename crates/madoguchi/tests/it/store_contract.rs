@@ -39,6 +39,7 @@ fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
         inquiry_secret: "SECRET42",
         notify_address: None,
         booking: None,
+        attachments: &[],
     }
 }
 
