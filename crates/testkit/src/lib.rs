@@ -362,3 +362,19 @@ async fn copy_to_file(mut from: impl AsyncRead + Unpin, path: PathBuf) {
         let _ = tokio::io::copy(&mut from, &mut file).await;
     }
 }
+
+/// Starts `bench-hello` (the bare hyper server the benchmarks measure
+/// their ceiling with), from beside the running benchmark binary; returns
+/// it (killed on drop) and its URL.
+pub async fn start_hello() -> (Child, String) {
+    let exe = std::env::current_exe().expect("own path").with_file_name("bench-hello");
+    let mut child = Command::new(&exe)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout).lines().next_line().await.expect("read").expect("a line");
+    let address = line.trim_start_matches("listening on ").to_owned();
+    (child, format!("http://{address}"))
+}

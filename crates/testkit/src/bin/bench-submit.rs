@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testkit::{Engine, TestCounter};
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::Semaphore;
 
 struct Figures {
@@ -175,19 +174,6 @@ fn fsync_rate(dir: &std::path::Path) -> f64 {
     rate
 }
 
-async fn start_hello() -> (tokio::process::Child, String) {
-    let exe = std::env::current_exe().expect("own path").with_file_name("bench-hello");
-    let mut child = tokio::process::Command::new(&exe)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::io::BufReader::new(stdout).lines().next_line().await.expect("read").expect("a line");
-    let address = line.trim_start_matches("listening on ").to_owned();
-    (child, format!("http://{address}"))
-}
-
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -212,7 +198,7 @@ async fn main() {
     let concurrency = levels.iter().copied().max().unwrap_or(32);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
 
-    let (_hello, hello_url) = start_hello().await;
+    let (_hello, hello_url) = testkit::start_hello().await;
     // Warm up, then measure the ceiling.
     let _ = run("warm-up", concurrency, 200, |_| client.get(&hello_url)).await;
     let (hello, _) = run("bare hyper \"hello\" (ceiling)", concurrency, requests, |_| client.get(&hello_url)).await;

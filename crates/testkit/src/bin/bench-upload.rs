@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testkit::{Engine, TestCounter};
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::Semaphore;
 
 /// A "PDF" of `bytes` bytes.
@@ -98,18 +97,6 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn start_hello() -> (tokio::process::Child, String) {
-    let exe = std::env::current_exe().expect("own path").with_file_name("bench-hello");
-    let mut child = tokio::process::Command::new(&exe)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::io::BufReader::new(stdout).lines().next_line().await.expect("read").expect("a line");
-    (child, format!("http://{}", line.trim_start_matches("listening on ")))
-}
-
 /// Bytes of the sealed attachment parts anywhere under `dir`.
 fn sealed_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
@@ -147,7 +134,7 @@ async fn main() {
     println!("{files} uploads of {mb} MB per row, at the concurrency shown, loopback, this process as the client.\n");
     println!("| what | files | concurrent | MB/s | p50 ms |");
     println!("|---|---|---|---|---|");
-    let (_hello, hello_url) = start_hello().await;
+    let (_hello, hello_url) = testkit::start_hello().await;
     for &level in &levels {
         let (elapsed, latencies) = run(&hello_url, &file, files, level).await;
         println!("{}", row("bare hyper, body read and dropped (ceiling)", files, mb, level, elapsed, &latencies));
