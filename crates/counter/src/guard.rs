@@ -65,7 +65,7 @@ impl CounterClassifier {
 impl Classify for CounterClassifier {
     fn classify(&self, parts: &axum::http::request::Parts) -> Ticket {
         let path = parts.uri.path();
-        if path == "/healthz" || path == "/metrics" {
+        if path == "/healthz" || path == "/readyz" || path == "/metrics" {
             return Ticket { tenant: None, class: Class::Probe, opens_session: false };
         }
         if path == "/admin" || path.starts_with("/admin/") || path.starts_with("/api/desk/") {

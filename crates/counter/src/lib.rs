@@ -22,6 +22,7 @@ mod guard;
 pub mod integrity;
 mod ledger_api;
 pub mod notify;
+mod observe;
 mod pages;
 pub mod request;
 mod security;
@@ -141,6 +142,11 @@ pub struct Counter {
     pub(crate) desk_high_water: std::sync::Mutex<std::collections::HashMap<String, store::ReceiptNumber>>,
     /// Tenants the operator has isolated, by id (refreshed).
     pub(crate) isolated: std::sync::RwLock<std::collections::HashMap<String, store::Isolation>>,
+    /// This process among the nodes: random at each start, it names the
+    /// node's readiness probes in the database and the vault.
+    pub(crate) node_id: String,
+    /// The last readiness answer and when it was found (see `observe`).
+    pub(crate) readiness: tokio::sync::Mutex<Option<(std::time::Instant, axum::http::StatusCode, String)>>,
 }
 
 impl Counter {
@@ -160,6 +166,11 @@ impl Counter {
             }
             None => None,
         };
+        // Every rule's count from the start, zeros included, so a dashboard
+        // and an alert on its rate see it before the first finding.
+        for rule in watch::RULES {
+            metrics::counter!("watch_findings_total", "rule" => *rule).increment(0);
+        }
         let mut rules = watch::Watch::new(settings.watch.clone());
         for (tenant, limits) in &settings.watch_tenants {
             rules.set_tenant(tenant, limits.clone());
@@ -176,6 +187,13 @@ impl Counter {
             isolated: Default::default(),
             watch: std::sync::Mutex::new(rules),
             desk_high_water: Default::default(),
+            node_id: {
+                use rand::RngCore;
+                let mut id = [0u8; 8];
+                rand::rngs::OsRng.fill_bytes(&mut id);
+                hex::encode(id)
+            },
+            readiness: Default::default(),
         }))
     }
 
@@ -214,7 +232,9 @@ impl Counter {
             .merge(sync::routes())
             .merge(ledger_api::routes())
             .merge(admin::routes(Arc::clone(self)))
-            .route("/metrics", axum::routing::get(guard::metrics));
+            .route("/metrics", axum::routing::get(guard::metrics))
+            .route("/readyz", axum::routing::get(observe::readyz))
+            .layer(axum::middleware::from_fn(observe::track));
         let router = security::wrap(routes, &self.settings).with_state(Arc::clone(self));
         let router = match &self.shield {
             Some(shield) => router.layer(shield.clone()),

@@ -989,6 +989,9 @@ async fn submit(
         Err(err) => return Err(err.into()),
     };
     tracing::info!(tenant = %tenant.id, form = %draft.form_id, receipt = %accepted.receipt, duplicate = accepted.duplicate, "submission accepted");
+    if !accepted.duplicate {
+        metrics::counter!("submissions_accepted_total", "tenant" => tenant.id.clone()).increment(1);
+    }
     let ctx = context! {
         ..base_context(lang, &uri, Some(&tenant)),
         ..context! {

@@ -8,7 +8,6 @@ use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::{Counter, CounterSettings};
@@ -44,7 +43,7 @@ pub(crate) fn wrap(router: Router<Arc<Counter>>, settings: &CounterSettings) -> 
         // A body that stops arriving is cut (the form reader also bounds
         // the whole body's time).
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(10)))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn(deadline))
         // A panic becomes a plain 500 page; no message, no backtrace reaches
         // the resident.
         .layer(CatchPanicLayer::custom(|_panic| crate::error::PageError::Internal.into_plain_response()))
@@ -52,6 +51,23 @@ pub(crate) fn wrap(router: Router<Arc<Counter>>, settings: &CounterSettings) -> 
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %logged_path(req.uri().path())),
         ))
+}
+
+/// How long a request may take in all: 30 s, except a form post with files
+/// (multipart), which a resident on a slow line may need minutes to send
+/// (the upload reader bounds it itself: 10 minutes, 30 s of silence).
+async fn deadline(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let upload = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let limit = if upload { Duration::from_secs(11 * 60) } else { Duration::from_secs(30) };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// The path as logged: a resident's postal code (`/postal/{code}`, the

@@ -215,6 +215,16 @@ async fn records(
     watch_pull(&counter, &desk, &pulled, &source, high_water, after).await?;
     let next_after = pulled.last().map(|r| r.receipt.to_string());
     let more = pulled.len() as i64 == limit;
+    // How far behind this desk is, for the operator (a desk is named by its
+    // id, never by anything of the records).
+    let lag = match (more, pulled.last()) {
+        (true, Some(last)) => counter.store.submissions_after(&desk.tenant_id, last.receipt).await?,
+        _ => 0,
+    };
+    metrics::gauge!("desk_sync_lag_records", "desk" => desk.desk_id.clone()).set(lag as f64);
+    metrics::gauge!("desk_last_pull_timestamp_seconds", "desk" => desk.desk_id.clone())
+        .set(crate::draft::now_unix() as f64);
+    metrics::counter!("desk_pulled_records_total", "desk" => desk.desk_id.clone()).increment(pulled.len() as u64);
     let records = pulled
         .into_iter()
         .map(|r| SyncedRecord {

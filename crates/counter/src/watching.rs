@@ -54,6 +54,7 @@ pub(crate) async fn observe(
     let mut frozen = false;
     for finding in findings {
         tracing::warn!(%principal, %tenant, rule = finding.rule(), "watch: {finding}");
+        metrics::counter!("watch_findings_total", "rule" => finding.rule()).increment(1);
         let mut alert = store::event(
             ledger::EventKind::Alert,
             "system:watch",

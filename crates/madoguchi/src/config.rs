@@ -283,6 +283,13 @@ pub struct ShieldArgs {
     /// Addresses besides loopback that may scrape /metrics (comma-separated).
     #[arg(long, env = "MADOGUCHI_METRICS_FROM", value_name = "ADDRS")]
     metrics_from: Option<String>,
+    /// Redis for the shield's state that several counter nodes must share
+    /// (rate limits per address and prefix, proof-of-work answers spent):
+    /// redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS. If it
+    /// fails, each node falls back to its own limits. Default: none (every
+    /// node keeps its own)
+    #[arg(long, env = "MADOGUCHI_REDIS_URL", value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 /// One tenant's share in the configuration file.
@@ -319,10 +326,16 @@ impl ShieldArgs {
             Some(text) => addresses("metrics_from", &text)?,
             None => Vec::new(),
         };
+        // Checked even with the shield off: a wrong URL should not wait
+        // until the shield is turned on to be noticed.
+        let shared = match self.redis_url.or(file.redis_url.clone()) {
+            Some(url) => Some(shield::SharedSettings::redis(&url).map_err(|err| anyhow::anyhow!("redis_url: {err}"))?),
+            None => None,
+        };
         if !self.shield.or(file.shield).unwrap_or(true) {
             return Ok((None, metrics_from));
         }
-        let mut config = shield::ShieldConfig::default();
+        let mut config = shield::ShieldConfig { shared, ..Default::default() };
         if let Some(text) = self.shield_address_rate.or(file.shield_address_rate.clone()) {
             let (rate, burst) = pair("shield_address_rate", &text)?;
             config.per_address = shield::Rate { per_second: rate as u32, burst: burst as u32 };
@@ -396,6 +409,7 @@ struct ConfigFile {
     shield_tenant_share: Option<String>,
     shield_concurrency: Option<String>,
     metrics_from: Option<String>,
+    redis_url: Option<String>,
     shield_tenants: Option<std::collections::HashMap<String, TenantShareFile>>,
     integrity_manifest: Option<PathBuf>,
     integrity_public_key: Option<PathBuf>,
@@ -685,6 +699,25 @@ mod tests {
         assert!(err.contains("database"), "{err}");
         assert!(resolve(&["--draft-ttl-secs", "0"]).is_err());
         assert!(resolve(&["--listen", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn the_shields_redis_comes_from_the_flag_over_the_file_and_is_checked() {
+        let shared = |config: ServeConfig| config.shield.and_then(|s| s.shared).map(|s| s.redis_url);
+        assert_eq!(shared(resolve(&[]).unwrap()), None, "node-local without it");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("madoguchi.toml");
+        std::fs::write(&file, "redis_url = \"redis://cache.internal:6379/1\"\n").unwrap();
+        let file = file.to_str().unwrap();
+        assert_eq!(shared(resolve(&["--config", file]).unwrap()).as_deref(), Some("redis://cache.internal:6379/1"));
+        let config = resolve(&["--config", file, "--redis-url", "rediss://:pw@cache.internal:6380"]).unwrap();
+        assert_eq!(shared(config).as_deref(), Some("rediss://:pw@cache.internal:6380"));
+        let err = format!("{:#}", resolve(&["--redis-url", "http://cache:6379"]).unwrap_err());
+        assert!(err.contains("redis_url") && err.contains("redis://"), "{err}");
+        let err = format!("{:#}", resolve(&["--redis-url", "memcache://user:hunter2@cache"]).unwrap_err());
+        assert!(err.contains("redis_url") && !err.contains("hunter2"), "the password is not shown: {err}");
+        let err = format!("{:#}", resolve(&["--shield", "false", "--redis-url", "cache:6379"]).unwrap_err());
+        assert!(err.contains("redis_url"), "checked with the shield off too: {err}");
     }
 
     #[test]

@@ -183,6 +183,9 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         }
         tokio::spawn(watch.run());
     }
+    // Nodes started together set up one after the other: the demo, and
+    // the key files a first start creates.
+    let setup = store.setup_lock().await.context("waiting for the set-up lock")?;
     if config.demo {
         counter::demo::seed(&store, &config.store.data_dir.join("desk-keys"))
             .await
@@ -223,6 +226,7 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!("the watch reads its time from --watch-clock: for drills only");
     }
     let signer = config.ledger.signer()?;
+    drop(setup);
     let ledger_vkey = Some(signer.verifier().to_vkey());
     {
         let (store, origin, every) = (store.clone(), config.ledger.origin.clone(), config.checkpoint_secs);
@@ -272,9 +276,19 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
 
 /// The Prometheus recorder for this process; returns what renders /metrics.
 fn install_metrics() -> anyhow::Result<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
+    use metrics_exporter_prometheus::Matcher;
+    // Histograms with buckets (not summaries), so nodes aggregate: seconds
+    // for latencies, submissions for group-commit batches.
+    const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(SECONDS)
+        .context("histogram buckets")?
+        .set_buckets_for_metric(Matcher::Full("store_group_commit_batch_size".into()), BATCH)
+        .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
+    metrics::gauge!("madoguchi_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(std::sync::Arc::new(move || handle.render()))
 }
 

@@ -11,6 +11,13 @@
 //! It must never read a request body to refuse it, touch the database, or
 //! render more than a static page; it knows nothing of forms or tenants
 //! beyond the [`Ticket`] the counter's [`Classify`] gives it.
+//!
+//! With several counter nodes, the state that limits a client (the token
+//! buckets, the proof-of-work answers spent) can be shared through Redis
+//! ([`SharedSettings`], `--redis-url`); what guards this node's own capacity
+//! (bulkheads, the adaptive limit, the staff share) stays node-local. A
+//! Redis that fails or is slow never refuses anyone: the node decides with
+//! its own state.
 #![forbid(unsafe_code)]
 
 mod adaptive;
@@ -18,6 +25,7 @@ mod buckets;
 mod bulkhead;
 mod pages;
 pub mod pow;
+mod shared;
 mod source;
 
 use std::collections::HashMap;
@@ -36,8 +44,9 @@ use http::{header, Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
 
 pub use adaptive::{AdaptiveLimit, AdaptiveSettings, Priority};
-pub use buckets::{Rate, SourceBuckets};
+pub use buckets::{Buckets, Rate, SourceBuckets};
 pub use bulkhead::{Bulkhead, Bulkheads, Full, TenantLimits};
+pub use shared::{redacted, SharedSettings, SharedState, SharedStatus};
 pub use source::{client_address, prefix_of, Prefix};
 
 /// What kind of request, as the counter sees it.
@@ -95,6 +104,8 @@ pub struct ShieldConfig {
     pub pow_difficulty: u8,
     /// Seconds a visitor without JavaScript waits instead.
     pub pow_wait_secs: u64,
+    /// The state all counter nodes share (Redis); None: this node's own.
+    pub shared: Option<SharedSettings>,
 }
 
 impl Default for ShieldConfig {
@@ -112,6 +123,7 @@ impl Default for ShieldConfig {
             attack_after_secs: 5,
             pow_difficulty: 16,
             pow_wait_secs: 15,
+            shared: None,
         }
     }
 }
@@ -129,7 +141,8 @@ struct AttackState {
 
 struct State {
     config: ShieldConfig,
-    buckets: SourceBuckets,
+    buckets: Buckets,
+    shared: Option<Arc<SharedState>>,
     bulkheads: Bulkheads,
     adaptive: Arc<AdaptiveLimit>,
     staff: Arc<Semaphore>,
@@ -167,6 +180,8 @@ pub struct ShieldStatus {
     pub tenants: Vec<TenantStatus>,
     /// Refusals before a tenant was known (rate limits), by reason.
     pub rejected: Vec<(String, u64)>,
+    /// The shared state, when configured.
+    pub shared: Option<SharedStatus>,
 }
 
 fn now_secs() -> u64 {
@@ -174,14 +189,27 @@ fn now_secs() -> u64 {
 }
 
 impl Shield {
-    /// `pow_key` signs challenges and passes (shared by all nodes).
+    /// `pow_key` signs challenges and passes (shared by all nodes); it also
+    /// keys the names of the shared state's keys. With `config.shared`
+    /// the shield connects on first use (or at housekeeping's start).
     pub fn new(config: ShieldConfig, classify: Arc<dyn Classify>, pow_key: [u8; 32]) -> Shield {
+        let shared = config.shared.clone().and_then(|settings| {
+            let url = redacted(&settings.redis_url);
+            match SharedState::new(settings, &pow_key) {
+                Ok(shared) => Some(shared),
+                Err(err) => {
+                    tracing::error!(redis = %url, error = %err, "shield: cannot use Redis; every limit stays per node");
+                    None
+                }
+            }
+        });
         let state = State {
-            buckets: SourceBuckets::new(config.per_address, config.per_prefix),
+            buckets: Buckets::new(config.per_address, config.per_prefix, shared.clone()),
             bulkheads: Bulkheads::new(config.tenant, config.tenant_overrides.clone()),
             adaptive: AdaptiveLimit::new(config.adaptive),
             staff: Arc::new(Semaphore::new(config.staff_in_flight)),
-            pow: pow::Pow::new(pow_key),
+            pow: pow::Pow::with_shared(pow_key, shared.clone()),
+            shared,
             classify,
             attack: RwLock::new(HashMap::new()),
             rejected: Mutex::new(HashMap::new()),
@@ -208,6 +236,10 @@ impl Shield {
     /// sources. Runs until the process ends.
     pub fn spawn_housekeeping(&self) {
         let state = Arc::clone(&self.state);
+        if let Some(shared) = &state.shared {
+            // Connect now, so the first requests find a connection.
+            let _ = shared.connect();
+        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut seconds = 0u64;
@@ -216,7 +248,16 @@ impl Shield {
                 seconds += 1;
                 state.evaluate_attacks();
                 if seconds.is_multiple_of(10) {
-                    state.buckets.forget_idle();
+                    state.buckets.local().forget_idle();
+                }
+                if let Some(shared) = &state.shared {
+                    let up = shared.connected();
+                    if !up {
+                        // Reconnect in the background rather than on a
+                        // resident's request.
+                        let _ = shared.connect();
+                    }
+                    metrics::gauge!("shield_shared_state_up").set(if up { 1.0 } else { 0.0 });
                 }
                 metrics::gauge!("shield_limit").set(state.adaptive.limit() as f64);
                 metrics::gauge!("shield_in_flight_total").set(state.adaptive.in_flight() as f64);
@@ -251,7 +292,7 @@ impl Shield {
                 }
             })
             .collect();
-        let (sources_tracked, prefixes_tracked) = state.buckets.tracked();
+        let (sources_tracked, prefixes_tracked) = state.buckets.local().tracked();
         let rejected = state
             .rejected
             .lock()
@@ -268,6 +309,7 @@ impl Shield {
             prefixes_tracked,
             tenants,
             rejected,
+            shared: state.shared.as_ref().map(|shared| shared.status()),
         }
     }
 }
@@ -378,11 +420,11 @@ where
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let source = client_address(peer, forwarded, &state.config.trusted_proxies);
+    let forwarded = source::forwarded_for(req.headers());
+    let source = client_address(peer, forwarded.as_deref(), &state.config.trusted_proxies);
 
     // 1. Token buckets: the cheapest refusal.
-    if let Err(wait) = state.buckets.check(source) {
+    if let Err(wait) = state.buckets.check(source).await {
         state.reject_early("rate_limited");
         return pages::refused(StatusCode::TOO_MANY_REQUESTS, wait.as_secs().max(1));
     }

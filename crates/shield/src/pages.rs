@@ -105,7 +105,7 @@ pub(crate) async fn answer(pow: &Pow, body: Body, now: u64) -> Response<Body> {
         return refused(StatusCode::BAD_REQUEST, 5);
     }
     let counter = get("counter").parse::<u64>().ok();
-    match pow.verify(tenant, get("challenge"), counter, now) {
+    match pow.verify_shared(tenant, get("challenge"), counter, now).await {
         Ok(()) => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::SEE_OTHER;

@@ -5,15 +5,20 @@
 //! visitor to wait and press a button: time instead of work.
 //!
 //! Challenges are stateless (MACed); an answered challenge is remembered
-//! until it expires, so one answer passes once.
+//! until it expires, so one answer passes once: by this node, and with a
+//! shared state by every node (an answer accepted on one node is refused on
+//! all the others).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+
+use crate::shared::SharedState;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -51,6 +56,15 @@ pub enum Refused {
 pub struct Pow {
     key: [u8; 32],
     answered: Mutex<HashMap<[u8; 16], u64>>,
+    /// Where all nodes remember the answers, when configured.
+    shared: Option<Arc<SharedState>>,
+}
+
+/// A challenge whose answer checked out, not yet spent.
+struct Answered {
+    nonce: [u8; 16],
+    /// Unix seconds until which it must be remembered.
+    expires: u64,
 }
 
 fn leading_zero_bits(hash: &[u8]) -> u32 {
@@ -91,7 +105,12 @@ pub fn parameters(text: &str) -> Option<(u8, u64)> {
 
 impl Pow {
     pub fn new(key: [u8; 32]) -> Pow {
-        Pow { key, answered: Mutex::new(HashMap::new()) }
+        Pow { key, answered: Mutex::new(HashMap::new()), shared: None }
+    }
+
+    /// A `Pow` that remembers answers in `shared` too (all nodes see them).
+    pub fn with_shared(key: [u8; 32], shared: Option<Arc<SharedState>>) -> Pow {
+        Pow { shared, ..Pow::new(key) }
     }
 
     fn mac(&self, label: &str, data: &[u8]) -> [u8; 32] {
@@ -120,8 +139,32 @@ impl Pow {
     }
 
     /// Checks an answer: `counter` for the work, or None for the patient
-    /// visitor without JavaScript. On success the challenge is spent.
+    /// visitor without JavaScript. On success the challenge is spent (in
+    /// this node's memory only: see [`Pow::verify_shared`]).
     pub fn verify(&self, tenant: &str, text: &str, counter: Option<u64>, now: u64) -> Result<(), Refused> {
+        let answered = self.check(tenant, text, counter, now)?;
+        self.spend_here(&answered, now)
+    }
+
+    /// [`Pow::verify`], and with a shared state the challenge is spent on
+    /// every node: an answer accepted here is refused everywhere. When the
+    /// shared state cannot answer in time, this node's memory decides
+    /// alone (the answer could then pass once more on another node).
+    pub async fn verify_shared(&self, tenant: &str, text: &str, counter: Option<u64>, now: u64) -> Result<(), Refused> {
+        let answered = self.check(tenant, text, counter, now)?;
+        self.spend_here(&answered, now)?;
+        if let Some(shared) = &self.shared {
+            let ttl = Duration::from_secs(answered.expires.saturating_sub(now).max(1));
+            if shared.use_once(&answered.nonce, ttl).await == Some(false) {
+                return Err(Refused::Replayed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything but spending: the MAC, the tenant, the expiry, the work
+    /// or the wait.
+    fn check(&self, tenant: &str, text: &str, counter: Option<u64>, now: u64) -> Result<Answered, Refused> {
         let token = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| Refused::Forged)?;
         if token.len() < 16 + 8 + 1 + 8 + 16 {
             return Err(Refused::Forged);
@@ -148,12 +191,17 @@ impl Pow {
             None if now >= issued + wait => {}
             None => return Err(Refused::TooEarly),
         }
-        let mut answered = match self.answered.lock() {
-            Ok(answered) => answered,
+        Ok(Answered { nonce, expires: issued + CHALLENGE_SECS })
+    }
+
+    /// Spends the challenge in this node's memory.
+    fn spend_here(&self, answered: &Answered, now: u64) -> Result<(), Refused> {
+        let mut remembered = match self.answered.lock() {
+            Ok(remembered) => remembered,
             Err(poisoned) => poisoned.into_inner(),
         };
-        answered.retain(|_, expires| *expires > now);
-        if answered.insert(nonce, issued + CHALLENGE_SECS).is_some() {
+        remembered.retain(|_, expires| *expires > now);
+        if remembered.insert(answered.nonce, answered.expires).is_some() {
             return Err(Refused::Replayed);
         }
         Ok(())
@@ -180,7 +228,8 @@ impl Pow {
         constant_time_eq(tag, &expected[..16]) && &body[8..] == tenant.as_bytes() && now <= expires
     }
 
-    /// Answered challenges remembered (memory is bounded by their expiry).
+    /// Answered challenges remembered by this node (memory is bounded by
+    /// their expiry).
     pub fn remembered(&self) -> usize {
         self.answered.lock().map(|a| a.len()).unwrap_or(0)
     }
@@ -240,5 +289,58 @@ mod tests {
         assert!(!pow.pass_is_valid("sakura-town", &pass, NOW + 10));
         assert!(!pow.pass_is_valid("aoba-city", &pass, NOW + PASS_SECS + 1));
         assert!(!pow.pass_is_valid("aoba-city", "garbage", NOW));
+    }
+
+    fn shared_pair(url: Option<&str>) -> (Pow, Pow, String) {
+        let settings = crate::shared::tests::settings(url);
+        let prefix = settings.key_prefix.clone();
+        let a = SharedState::new(settings.clone(), &[7; 32]).expect("a");
+        let b = SharedState::new(settings, &[7; 32]).expect("b");
+        (Pow::with_shared([7; 32], Some(a)), Pow::with_shared([7; 32], Some(b)), prefix)
+    }
+
+    /// Two nodes, one Redis: an answer node A accepted is refused by node B,
+    /// and a pass works on both (it is a signed cookie).
+    #[tokio::test]
+    async fn an_answer_accepted_on_one_node_is_refused_on_another() {
+        crate::shared::tests::require_redis().await;
+        let (node_a, node_b, prefix) = shared_pair(None);
+        let _clean_up = crate::shared::tests::CleanUp(prefix);
+        let challenge = node_a.challenge("aoba-city", NOW, 8, 20);
+        let counter = solve(&challenge);
+        assert_eq!(node_a.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 1).await, Ok(()));
+        assert_eq!(
+            node_b.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 2).await,
+            Err(Refused::Replayed)
+        );
+        assert_eq!(
+            node_a.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 3).await,
+            Err(Refused::Replayed)
+        );
+        // The patient visitor's answer too.
+        let patient = node_b.challenge("aoba-city", NOW, 18, 20);
+        assert_eq!(node_b.verify_shared("aoba-city", &patient.text, None, NOW + 20).await, Ok(()));
+        assert_eq!(node_a.verify_shared("aoba-city", &patient.text, None, NOW + 21).await, Err(Refused::Replayed));
+        let pass = node_a.pass("aoba-city", NOW);
+        assert!(node_b.pass_is_valid("aoba-city", &pass, NOW + 5));
+    }
+
+    /// Without Redis each node still spends answers in its own memory.
+    #[tokio::test]
+    async fn without_redis_each_node_still_refuses_its_own_replays() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+        let (node_a, node_b, _) = shared_pair(Some(&format!("redis://127.0.0.1:{closed}")));
+        let challenge = node_a.challenge("aoba-city", NOW, 8, 20);
+        let counter = solve(&challenge);
+        assert_eq!(node_a.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 1).await, Ok(()));
+        assert_eq!(
+            node_a.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 2).await,
+            Err(Refused::Replayed)
+        );
+        assert_eq!(
+            node_b.verify_shared("aoba-city", &challenge.text, Some(counter), NOW + 2).await,
+            Ok(()),
+            "fail open: node B cannot know"
+        );
     }
 }

@@ -45,9 +45,29 @@ pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAd
         .unwrap_or(peer)
 }
 
+/// Every X-Forwarded-For line of a request, in order, as one list: a proxy
+/// that appends a line of its own (rather than extending the header) must
+/// not let a line the client wrote decide.
+pub fn forwarded_for(headers: &http::HeaderMap) -> Option<String> {
+    let lines: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_forwarded_for_line_counts_and_the_proxys_own_comes_last() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        headers.append("x-forwarded-for", http::HeaderValue::from_static("1.2.3.4"));
+        headers.append("x-forwarded-for", http::HeaderValue::from_static("203.0.113.9"));
+        let joined = forwarded_for(&headers);
+        assert_eq!(joined.as_deref(), Some("1.2.3.4,203.0.113.9"));
+        let proxy = ip("10.0.0.5");
+        assert_eq!(client_address(proxy, joined.as_deref(), &[proxy]), ip("203.0.113.9"));
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("address")

@@ -11,7 +11,15 @@ use crate::{Result, StoreError};
 /// Migrations only ever add tables and columns (new columns with a default
 /// or nullable): `backup restore` loads a snapshot taken under an older
 /// schema into the current one, column by name.
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+///
+/// A migration the database has and this binary does not know is let be:
+/// during a rolling upgrade a node that restarts on the previous release
+/// still starts, on a schema that only grew.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.ignore_missing = true;
+    migrator
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -71,6 +79,39 @@ pub(crate) fn redact(url: &str) -> String {
             format!("{}://{}@{}", &url[..scheme], user, &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+/// Held while one node sets up what all nodes share (the demo prefecture,
+/// say), so nodes started together do it one after the other. On
+/// PostgreSQL a session advisory lock on a connection of its own; it ends
+/// with that connection, which is closed (never returned to the pool) when
+/// the lock is dropped. SQLite serves one node and needs none.
+pub struct SetupLock {
+    connection: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+/// The advisory lock's key: "madoguchi setup".
+const SETUP_LOCK_KEY: i64 = 0x6d61_646f_7365_7475;
+
+impl Drop for SetupLock {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            // Closing the session is what releases a session lock.
+            drop(connection.detach());
+        }
+    }
+}
+
+impl crate::Store {
+    /// Waits for, then holds, the cluster-wide set-up lock.
+    pub async fn setup_lock(&self) -> crate::Result<SetupLock> {
+        if self.engine() != Engine::Postgres {
+            return Ok(SetupLock { connection: None });
+        }
+        let mut connection = self.db.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(SETUP_LOCK_KEY).execute(&mut *connection).await?;
+        Ok(SetupLock { connection: Some(connection) })
     }
 }
 

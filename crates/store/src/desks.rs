@@ -125,6 +125,35 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Notes that counter node `node_id` is alive now: a write to the
+    /// shared database, which is what its readiness probe needs to know.
+    pub async fn note_node_alive(&self, node_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO counter_nodes (node_id, seen_at) VALUES ($1, $2)
+             ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(node_id)
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Submissions of `tenant` after `after`: how far a desk that has
+    /// everything up to `after` is behind.
+    pub async fn submissions_after(&self, tenant: &str, after: crate::ReceiptNumber) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM submissions WHERE tenant_id = $1
+               AND (receipt_year > $2 OR (receipt_year = $2 AND receipt_seq > $3))",
+        )
+        .bind(tenant)
+        .bind(after.year)
+        .bind(after.seq)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The furthest `after` this desk has pulled from: what it had already
     /// received before its latest pull.
     pub async fn desk_high_water(&self, desk_id: &str) -> Result<crate::ReceiptNumber> {

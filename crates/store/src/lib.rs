@@ -34,7 +34,7 @@ pub use self::ledger::{event, InclusionProof, LedgerEntry, LedgerFault, LedgerFi
 pub use alerts::SecurityContacts;
 pub use attachments::{AttachmentHasher, AttachmentManifest, AttachmentWriter, PART_BYTES};
 pub use bookings::{Cancellation, CancelledBooking};
-pub use db::Engine;
+pub use db::{Engine, SetupLock};
 pub use desks::{Desk, PulledRecord, StatusChange};
 pub use forms::{Published, PublishedForm, PublishedTemplate};
 pub use outbox::{address_binding, OutgoingMail, MAILS_PER_SUBMISSION_PER_DAY, MAX_ATTEMPTS};

@@ -75,6 +75,10 @@ impl Vault {
     /// Stores `content` under `kind/` by its hash and returns the hash. An
     /// object already present with that name holds the same bytes.
     pub async fn put(&self, kind: &str, content: &[u8]) -> Result<String> {
+        timed("put", self.put_unmetered(kind, content)).await
+    }
+
+    async fn put_unmetered(&self, kind: &str, content: &[u8]) -> Result<String> {
         let hash = sha256_hex(content);
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
         let path = Self::path(kind, &hash);
@@ -119,6 +123,23 @@ impl Vault {
 
     /// Reads an object and checks it still matches its name.
     pub async fn get(&self, kind: &str, hash_hex: &str) -> Result<Bytes> {
+        timed("get", self.get_unmetered(kind, hash_hex)).await
+    }
+
+    /// Writes, then removes, the object `probe/{node}`: whether the vault
+    /// takes an object now (a node's readiness). The only object that is
+    /// ever overwritten or deleted, and it names nothing but the node.
+    pub async fn probe(&self, node: &str) -> Result<()> {
+        timed("probe", async {
+            let path = Path::from(format!("{PROBE_KIND}/{node}"));
+            self.objects.put(&path, PutPayload::from_static(b"ready")).await?;
+            self.objects.delete(&path).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_unmetered(&self, kind: &str, hash_hex: &str) -> Result<Bytes> {
         if hash_hex.len() != 64 || !hash_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::Corrupt(hash_hex.to_owned()));
         }
@@ -128,4 +149,19 @@ impl Vault {
         }
         Ok(bytes)
     }
+}
+
+/// The folder of readiness probes (see [`Vault::probe`]).
+pub(crate) const PROBE_KIND: &str = "probe";
+
+/// Times one vault operation for Prometheus (`vault_operation_seconds`)
+/// and counts its failures (`vault_errors_total`).
+async fn timed<T>(op: &'static str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let started = std::time::Instant::now();
+    let outcome = work.await;
+    metrics::histogram!("vault_operation_seconds", "op" => op).record(started.elapsed().as_secs_f64());
+    if outcome.is_err() {
+        metrics::counter!("vault_errors_total", "op" => op).increment(1);
+    }
+    outcome
 }

@@ -285,6 +285,32 @@ impl TestCounter {
         let _ = self.child.kill().await;
     }
 
+    /// `n` counter processes started at the same moment on one fresh
+    /// database and data directory, as nodes brought up together behind a
+    /// load balancer: the first is returned as the `TestCounter` (it owns
+    /// the data), the others as nodes.
+    pub async fn start_nodes(
+        binary: &Path,
+        engine: Engine,
+        extra_args: &[&str],
+        n: usize,
+    ) -> (TestCounter, Vec<CounterNode>) {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let data_dir = root.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        std::fs::create_dir_all(root.path().join("logs")).expect("logs dir");
+        let database = TestDatabase::in_dir(engine, &data_dir).await;
+        let args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
+        let started = futures::future::join_all(
+            (0..n.max(1)).map(|i| spawn(binary, root.path(), &database.url, &args, if i == 0 { 0 } else { 100 + i })),
+        )
+        .await;
+        let mut started = started.into_iter();
+        let (child, url) = started.next().expect("one node at least");
+        let nodes = started.map(|(child, url)| CounterNode { url, child }).collect();
+        (TestCounter { url, engine, root, database, child, binary: binary.to_owned(), args, starts: 1 }, nodes)
+    }
+
     /// Another counter process on the same database and data directory
     /// (token key, ledger key, vault), as a second node behind a load
     /// balancer would run; it logs beside this one's logs.
@@ -377,4 +403,120 @@ pub async fn start_hello() -> (Child, String) {
     let line = BufReader::new(stdout).lines().next_line().await.expect("read").expect("a line");
     let address = line.trim_start_matches("listening on ").to_owned();
     (child, format!("http://{address}"))
+}
+
+/// A booking form (`counter-booking`) open tomorrow at 14 times, every
+/// day of the week, `capacity` places per slot: for benchmarks and drills.
+pub fn booking_form(capacity: usize) -> String {
+    format!(
+        r#"id = "counter-booking"
+title = {{ ja = "窓口予約" }}
+[[fields]]
+name = "applicant"
+type = "name"
+label = {{ ja = "お名前" }}
+required = true
+furigana = false
+[[fields]]
+name = "slot"
+type = "booking"
+label = {{ ja = "日時" }}
+required = true
+weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+times = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:00", "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
+capacity = {capacity}
+from = "today+1"
+until = "today+1"
+holidays_closed = false
+[[fields]]
+name = "consent"
+type = "consent"
+label = {{ ja = "確認" }}
+required = true
+statement = {{ ja = "同意します。" }}
+"#
+    )
+}
+
+/// The slot keys a booking form (such as [`booking_form`]) offers now.
+pub fn booking_slots(form: &str) -> Vec<String> {
+    let def = forms::FormDefinition::parse(form).expect("the booking form checks");
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date();
+    let schedule = def.fields.iter().find_map(|f| forms::booking::Schedule::of(&f.kind)).expect("a schedule");
+    schedule.slots(today).iter().map(|s| s.key()).collect()
+}
+
+/// haproxy on loopback in front of counter nodes, as a load balancer would
+/// run: health checks on `/readyz`, a request that finds a node dead tried
+/// on another. Killed when dropped.
+pub struct Haproxy {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    /// Starts haproxy (from `PATH` or /usr/sbin) balancing over `backends`
+    /// (`http://127.0.0.1:PORT` each); returns once it answers.
+    pub async fn start(backends: &[String]) -> Haproxy {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                format!("    server node{i} {} check inter 300ms fall 2 rise 2\n", url.trim_start_matches("http://"))
+            })
+            .collect();
+        // A request that finds its node dead (connection refused, or cut
+        // before any answer) is tried again on another: submissions are
+        // idempotent by their draft, so a retry is safe.
+        let config = format!(
+            r#"global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response
+frontend residents
+    bind 127.0.0.1:{port}
+    default_backend counters
+backend counters
+    balance roundrobin
+    option httpchk GET /readyz
+{servers}"#
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, config).expect("haproxy.cfg");
+        let binary = ["haproxy", "/usr/sbin/haproxy"]
+            .into_iter()
+            .find(|b| std::process::Command::new(b).arg("-v").output().is_ok_and(|o| o.status.success()))
+            .expect("haproxy is installed (apt-get install haproxy)");
+        let child = Command::new(binary)
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start haproxy");
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Haproxy { url, child, _dir: dir };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("haproxy did not come up in front of {backends:?}");
+    }
+
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
 }

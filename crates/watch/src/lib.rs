@@ -102,6 +102,11 @@ pub enum Finding {
     Night { records: u64 },
 }
 
+/// Every rule's name, as [`Finding::rule`] gives it: so a node can report
+/// each rule's count from its start, zeros included.
+pub const RULES: &[&str] =
+    &["honeytoken", "burst", "low_and_slow", "slow_week", "many_networks", "many_addresses", "night"];
+
 impl Finding {
     /// Whether the principal is frozen at once (theft), or an alert is
     /// raised for a person to look at.
@@ -303,6 +308,21 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_finding_names_a_listed_rule() {
+        let all = [
+            Finding::Honeytoken { records: 1 },
+            Finding::Burst { records: 1, window_secs: 1 },
+            Finding::LowAndSlow { today: 1, limit: 1 },
+            Finding::SlowWeek { week: 1, limit: 1 },
+            Finding::ManyNetworks { networks: 1 },
+            Finding::ManyAddresses { addresses: 1 },
+            Finding::Night { records: 1 },
+        ];
+        let named: Vec<&str> = all.iter().map(Finding::rule).collect();
+        assert_eq!(named, RULES);
+    }
 
     /// 2026-11-02 09:00 JST, a Monday.
     const MONDAY_9AM: i64 = 1_793_577_600;

@@ -16,6 +16,7 @@ mod form_cli;
 mod integrity;
 mod isolation;
 mod ledger;
+mod observability;
 mod postal;
 mod privacy;
 mod resident;

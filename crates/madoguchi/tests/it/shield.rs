@@ -1,7 +1,8 @@
 //! The shield in front of a real counter: per-source rate limits with
 //! cheap refusals, under-attack mode with its proof-of-work page (and the
 //! no-JavaScript path), residents already filling a form let through, and
-//! the operator's /metrics.
+//! the operator's /metrics; with several nodes, the limits and the spent
+//! answers shared through Redis, and each node on its own when Redis fails.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -188,4 +189,151 @@ async fn a_body_trickled_in_slowly_is_cut_off() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(16), "cut after {waited:?}");
+}
+
+/// The Redis every development and CI machine runs (`MADOGUCHI_TEST_REDIS`
+/// to use another).
+fn redis_url() -> String {
+    std::env::var("MADOGUCHI_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn require_redis() -> redis::Connection {
+    redis::Client::open(redis_url())
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(5)))
+        .unwrap_or_else(|err| panic!("Redis at {} is needed for this test: {err}", redis_url()))
+}
+
+/// The sum of a series on a node's /metrics (0 when absent). Each scrape
+/// comes from an address of its own (127.0.0.100 on), so scraping never
+/// spends a tested address's tokens.
+async fn metric(base: &str, name: &str) -> f64 {
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 150;
+    let page = Browser::at(base, Some(IpAddr::from([127, 0, 0, 100 + n]))).get("/metrics").await;
+    assert_eq!(page.status, 200);
+    page.body
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until a node has its connection to Redis (its housekeeping says so
+/// within a second of start).
+async fn wait_until_shared(base: &str) {
+    for _ in 0..100 {
+        if metric(base, "shield_shared_state_up").await == 1.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} did not connect to Redis at {}", redis_url());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_sharing_redis_give_an_address_one_limit_not_one_each() {
+    let _ = require_redis();
+    let redis = redis_url();
+    // One token a second: the burst of 10 is all there is while the test runs.
+    let node_a = start_with(&["--redis-url", &redis, "--shield-address-rate", "1/10"]).await;
+    let node_b = node_a.second_node().await;
+    wait_until_shared(&node_a.url).await;
+    wait_until_shared(&node_b.url).await;
+    let source = Some(IpAddr::from([127, 0, 0, 21]));
+    let mut browsers = [Browser::from(&node_a, source), Browser::at(&node_b.url, source)];
+    let mut admitted = [0; 2];
+    for i in 0..20 {
+        let page = browsers[i % 2].get("/healthz").await;
+        match page.status.as_u16() {
+            200 => admitted[i % 2] += 1,
+            429 => {}
+            other => panic!("{other}: {}", page.body),
+        }
+    }
+    // Each node alone would let 10 through, 20 in all; a slow machine may
+    // see the one token a second adds.
+    let total = admitted[0] + admitted[1];
+    assert!((10..=11).contains(&total), "one burst for both nodes: {admitted:?}");
+    assert!(admitted[0] >= 5 && admitted[1] >= 5, "both nodes served: {admitted:?}");
+    assert_eq!(metric(&node_a.url, "shield_shared_state_errors_total").await, 0.0);
+    assert_eq!(metric(&node_b.url, "shield_shared_state_errors_total").await, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_one_node_accepted_is_refused_by_another() {
+    let mut redis = require_redis();
+    let node_a = start_with(&["--redis-url", &redis_url()]).await;
+    let node_b = node_a.second_node().await;
+    wait_until_shared(&node_a.url).await;
+    wait_until_shared(&node_b.url).await;
+    switch(&node_a, "aoba-city", "on").await;
+    // Node B reads the switch from the same database.
+    let mut challenged = false;
+    for _ in 0..100 {
+        if Browser::at(&node_b.url, None).get("/t/aoba-city/f/water-start").await.body.contains("pow-form") {
+            challenged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(challenged, "node B did not follow the switch");
+
+    let mut newcomer = Browser::from(&node_a, None);
+    let page = newcomer.get("/t/aoba-city/f/water-start").await;
+    let text = hidden_input(&page.body, "challenge").expect("challenge");
+    let difficulty: u8 =
+        page.body.split("data-difficulty=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().parse().unwrap();
+    let solution = shield::pow::solve(&shield::pow::Challenge { text: text.clone(), difficulty, wait_secs: 0 });
+    let solution = solution.to_string();
+    let answer = [
+        ("tenant", "aoba-city"),
+        ("return", "/t/aoba-city/f/water-start"),
+        ("challenge", text.as_str()),
+        ("counter", solution.as_str()),
+    ];
+    let passed = newcomer.post("/_shield/pass", &answer).await;
+    assert_eq!(passed.status.as_u16(), 303, "node A accepts the answer");
+    let mut replayer = Browser::at(&node_b.url, None);
+    assert_eq!(replayer.post("/_shield/pass", &answer).await.status, 403, "node B knows it was spent");
+    // The pass itself is a signed cookie for the tenant: good on every node.
+    let cookie = passed.set_cookie.iter().find_map(|c| c.strip_prefix("madoguchi_pass=")).expect("pass");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let form = reqwest::Client::new()
+        .get(format!("{}/t/aoba-city/f/water-start", node_b.url))
+        .header("cookie", format!("madoguchi_pass={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("水道使用開始届") && !form.contains("pow-form"));
+
+    // The spent answer's key, and only it, is under the node's prefix.
+    use base64::Engine;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&text).unwrap();
+    let key = format!("mdg:shield:pow:{}", hex::encode(&token[..16]));
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut redis).unwrap();
+    assert!(ttl > 0 && ttl <= 600_000, "remembered until the challenge expires: {ttl}");
+    let _: i64 = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_unreachable_a_node_falls_back_to_its_own_limits_and_counts_it() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("redis://127.0.0.1:{closed}");
+    let node = start_with(&["--redis-url", &unreachable, "--shield-address-rate", "1/5"]).await;
+    let mut browser = Browser::from(&node, Some(IpAddr::from([127, 0, 0, 22])));
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(browser.get("/healthz").await.status.as_u16());
+    }
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    assert!((5..=6).contains(&admitted), "the node's own burst of 5, not a refusal for want of Redis: {statuses:?}");
+    assert!(metric(&node.url, "shield_shared_state_errors_total").await >= 1.0);
+    assert!(metric(&node.url, "shield_shared_state_fallbacks_total").await >= 1.0);
+    assert_eq!(metric(&node.url, "shield_shared_state_up").await, 0.0);
+    // The warning says what happened, without the URL's secrets.
+    let logs = std::fs::read_to_string(node.root.path().join("logs/stderr.0.log")).unwrap_or_default();
+    assert!(logs.contains("shared state (Redis) failed"), "{logs}");
 }

@@ -22,7 +22,28 @@ on_both_engines!(
     alerts_go_on_once_from_one_node_at_a_time,
     status_mails_to_one_resident_are_capped_per_day,
     a_slot_is_never_given_past_its_capacity_and_a_cancellation_gives_a_place_back,
+    a_node_on_the_previous_release_starts_on_a_schema_a_newer_node_grew,
 );
+
+/// A rolling upgrade: the newer release migrated the shared database; a
+/// node still on the previous release (which knows one migration less)
+/// must start on it, since migrations only add.
+async fn a_node_on_the_previous_release_starts_on_a_schema_a_newer_node_grew(engine: Engine) {
+    let f = fixture(engine).await;
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&f.db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (99990101, 'from a newer release', CURRENT_TIMESTAMP, TRUE, $1, 0)",
+    )
+    .bind(vec![0u8; 48])
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let again = f.db.store(f.vault.path()).await;
+    assert_eq!(again.count_submissions("city-a", 2026).await.unwrap(), 0);
+}
 
 type Fixture = crate::TwoCities;
 

@@ -115,40 +115,6 @@ impl Bench {
     }
 }
 
-/// A booking form open tomorrow at 14 times, with room for every request
-/// of the run (`capacity` per slot): the benchmark measures the counting,
-/// not refusals.
-fn booking_form(capacity: usize) -> String {
-    format!(
-        r#"id = "counter-booking"
-title = {{ ja = "窓口予約" }}
-[[fields]]
-name = "applicant"
-type = "name"
-label = {{ ja = "お名前" }}
-required = true
-furigana = false
-[[fields]]
-name = "slot"
-type = "booking"
-label = {{ ja = "日時" }}
-required = true
-weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-times = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:00", "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
-capacity = {capacity}
-from = "today+1"
-until = "today+1"
-holidays_closed = false
-[[fields]]
-name = "consent"
-type = "consent"
-label = {{ ja = "確認" }}
-required = true
-statement = {{ ja = "同意します。" }}
-"#
-    )
-}
-
 /// Today's date in Japan, ISO.
 fn time_now_jst() -> String {
     (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date().to_string()
@@ -222,12 +188,9 @@ async fn main() {
         };
         let bench = if booking {
             let store = counter.store().await;
-            let text = booking_form(requests * levels.len() + 1);
+            let text = testkit::booking_form(requests * levels.len() + 1);
             store.publish_form("aoba-city", "counter-booking", &text, None).await.expect("publish");
-            let def = forms::FormDefinition::parse(&text).expect("the booking form checks");
-            let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(9)).date();
-            let schedule = def.fields.iter().find_map(|f| forms::booking::Schedule::of(&f.kind)).expect("a schedule");
-            Bench::Booking { slots: schedule.slots(today).iter().map(|s| s.key()).collect() }
+            Bench::Booking { slots: testkit::booking_slots(&text) }
         } else {
             Bench::WaterStart
         };
