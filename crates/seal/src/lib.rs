@@ -32,6 +32,7 @@
 mod desk_key;
 mod keys;
 mod notify;
+mod pseudonym;
 mod record;
 mod resident;
 mod stream;
@@ -41,6 +42,7 @@ mod wrap;
 pub use desk_key::{DeskPublicKey, DeskSigningKey, SignedRequest};
 pub use keys::{KeyId, TenantKeyPair, TenantPrivateKey, TenantPublicKey};
 pub use notify::NotificationKey;
+pub use pseudonym::Pseudonyms;
 pub use record::{open, seal, RecordBinding, SealedRecord};
 pub use resident::{seal_message, ResidentKeys};
 pub use stream::{sealed_len, AttachmentBinding, StreamOpener, StreamSealer, CHUNK};

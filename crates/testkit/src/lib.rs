@@ -233,14 +233,7 @@ impl TestCounter {
     }
 
     pub async fn start_with(binary: &Path, engine: Engine, extra_args: &[&str]) -> TestCounter {
-        let root = tempfile::tempdir().expect("temporary directory");
-        let data_dir = root.path().join("data");
-        std::fs::create_dir_all(&data_dir).expect("data dir");
-        std::fs::create_dir_all(root.path().join("logs")).expect("logs dir");
-        let database = TestDatabase::in_dir(engine, &data_dir).await;
-        let args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
-        let (child, url) = spawn(binary, root.path(), &database.url, &args, 0).await;
-        TestCounter { url, engine, root, database, child, binary: binary.to_owned(), args, starts: 1 }
+        Self::start_nodes(binary, engine, extra_args, 1).await.0
     }
 
     /// Starts the counter again on the same data and database (after
