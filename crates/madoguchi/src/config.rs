@@ -460,6 +460,19 @@ impl LedgerConfig {
         ledger::CheckpointSigner::from_bytes(&self.origin, &seed)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.key_file.display()))
     }
+
+    /// The installation's checkpoint signer, never a new one: checking the
+    /// ledger with a key made on the spot would check nothing.
+    pub fn existing_signer(&self) -> anyhow::Result<ledger::CheckpointSigner> {
+        if !self.key_file.exists() {
+            bail!(
+                "ledger_key_file: {} is not there; verifying needs the installation's ledger key \
+                 (the counter made it at its first start): run where it is, or name it with --ledger-key-file",
+                self.key_file.display()
+            );
+        }
+        self.signer()
+    }
 }
 
 /// `--config` and the store's locations plus the ledger key: what the

@@ -47,7 +47,7 @@ async fn execute(command: LedgerCommand) -> anyhow::Result<ExitCode> {
         LedgerCommand::Verify { args } => {
             let (store_config, ledger_config) = args.resolve()?;
             let store = store_config.open().await?;
-            let verifier = ledger_config.signer()?.verifier();
+            let verifier = ledger_config.existing_signer()?.verifier();
             let size = store.ledger_size().await?;
             let bar = indicatif::ProgressBar::new(size.max(0) as u64).with_style(
                 indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} leaves ({per_sec})")

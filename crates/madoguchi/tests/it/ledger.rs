@@ -87,6 +87,14 @@ async fn tampering_with_any_ledger_row_is_detected(engine: Engine) {
     };
     let (ok, said) = verify(&counter);
     assert!(ok, "{said}");
+    // Without the installation's key, verify says so and makes none.
+    let key = counter.data_dir().join("ledger.key");
+    let moved = counter.data_dir().join("ledger.key.away");
+    std::fs::rename(&key, &moved).unwrap();
+    let (ok, said) = verify(&counter);
+    assert!(!ok && said.contains("ledger_key_file") && said.contains("is not there"), "{said}");
+    assert!(!key.exists(), "verify made a key of its own");
+    std::fs::rename(&moved, &key).unwrap();
 
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(&counter.database.url).await.unwrap();
