@@ -970,7 +970,7 @@ async fn submit(
             slot: slot.key(),
             capacity: i64::from(schedule.capacity),
         }),
-        attachments: &upload::attachments_of(&draft.submission),
+        attachments: &draft.submission.files().map(|f| f.sealed.clone()).collect::<Vec<_>>(),
     };
     let accepted = match counter.accept_sealed(&intake, key, payload).await {
         Ok(accepted) => accepted,

@@ -258,16 +258,3 @@ pub(crate) fn attach(
 fn control_values<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
     pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
 }
-
-/// The vault names of every file a submission names.
-pub(crate) fn attachments_of(submission: &forms::Submission) -> Vec<String> {
-    submission
-        .values
-        .values()
-        .filter_map(|v| match v {
-            forms::Value::Files(files) => Some(files.iter().map(|f| f.sealed.clone())),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}

@@ -15,19 +15,6 @@ use crate::keyring::KeyRing;
 use crate::store::DeskStore;
 use crate::{now_unix, DeskError, Result};
 
-/// Every file a record's answers name, in form order.
-pub fn files_of(submission: &forms::Submission) -> Vec<&FileRef> {
-    submission
-        .values
-        .values()
-        .filter_map(|v| match v {
-            forms::Value::Files(files) => Some(files.iter()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
 impl KeyRing {
     /// An opener for a file of this tenant's form `form_id`, with whichever
     /// tenant key (generation) the file was sealed to.

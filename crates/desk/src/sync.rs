@@ -322,7 +322,7 @@ fn open_synced(
     // Planted honeytokens and records of old may not parse as answers;
     // they name no files either way.
     let files = serde_json::from_slice::<forms::Submission>(&plaintext)
-        .map(|s| crate::attachments::files_of(&s).into_iter().cloned().collect())
+        .map(|s| s.files().cloned().collect())
         .unwrap_or_default();
     let stored = StoredRecord {
         receipt,

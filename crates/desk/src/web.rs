@@ -829,10 +829,7 @@ async fn download_file(
     let Some(receipt) = parse_receipt(&receipt) else { return not_found() };
     let Some((record, payload)) = app.store.open_record(&app.keys, receipt).await? else { return not_found() };
     let submission: Option<forms::Submission> = serde_json::from_value(payload).ok();
-    let Some(file) = submission
-        .as_ref()
-        .and_then(|s| crate::attachments::files_of(s).into_iter().find(|f| f.id == file_id).cloned())
-    else {
+    let Some(file) = submission.as_ref().and_then(|s| s.files().find(|f| f.id == file_id).cloned()) else {
         return not_found();
     };
     let Some(pieces) = app.store.attachment_pieces(receipt, &file.id).await? else { return not_found() };

@@ -222,6 +222,14 @@ impl ErrorCode {
 }
 
 impl Submission {
+    /// Every file the answers name, in field-name order.
+    pub fn files(&self) -> impl Iterator<Item = &FileRef> {
+        self.values.values().flat_map(|v| match v {
+            Value::Files(files) => files.as_slice(),
+            _ => &[],
+        })
+    }
+
     /// Canonical bytes to seal: JSON with keys in `BTreeMap` order, so the
     /// same answers always seal to the same plaintext.
     pub fn canonical_json(&self) -> Vec<u8> {

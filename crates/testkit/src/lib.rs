@@ -513,3 +513,47 @@ backend counters
         let _ = self.child.kill().await;
     }
 }
+
+/// The value of the hidden input `name` in a page.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The text of the element with `id` (no nested markup expected).
+pub fn element_text(html: &str, id: &str) -> Option<String> {
+    let marker = format!("id=\"{id}\">");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// Runs `make(i)` for i in 0..count, at most `concurrency` at a time (a
+/// benchmark's or drill's clients); returns the outcomes in order and the
+/// time it all took.
+pub async fn bounded<F, Fut, T>(concurrency: usize, count: usize, make: F) -> (Vec<T>, Duration)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let permit = std::sync::Arc::clone(&gate).acquire_owned().await.expect("semaphore");
+        let work = make(i);
+        tasks.push(tokio::spawn(async move {
+            let out = work.await;
+            drop(permit);
+            out
+        }));
+    }
+    let mut out = Vec::with_capacity(count);
+    for task in tasks {
+        out.push(task.await.expect("task"));
+    }
+    (out, started.elapsed())
+}

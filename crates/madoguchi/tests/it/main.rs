@@ -156,21 +156,7 @@ pub fn water_start_answers(changes: &[(&str, &str)]) -> Vec<(String, String)> {
     answers
 }
 
-/// The value of the hidden input `name` in a page.
-pub fn hidden_input(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_owned())
-}
-
-/// The text of the element with `id` (no nested markup expected).
-pub fn element_text(html: &str, id: &str) -> Option<String> {
-    let marker = format!("id=\"{id}\">");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('<')? + start;
-    Some(html[start..end].to_owned())
-}
+pub use testkit::{element_text, hidden_input};
 
 /// A resident's full path through one form over HTTP: confirm, then send.
 pub struct Sent {

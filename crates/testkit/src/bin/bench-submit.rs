@@ -14,11 +14,9 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testkit::{Engine, TestCounter};
-use tokio::sync::Semaphore;
 
 struct Figures {
     what: String,
@@ -54,37 +52,20 @@ async fn run<F>(what: &str, concurrency: usize, count: usize, make: F) -> (Figur
 where
     F: Fn(usize) -> reqwest::RequestBuilder,
 {
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for i in 0..count {
-        let permit = Arc::clone(&gate).acquire_owned().await.expect("semaphore");
+    let (answers, elapsed) = testkit::bounded(concurrency, count, |i| {
         let request = make(i);
-        tasks.push(tokio::spawn(async move {
+        async move {
             let t0 = Instant::now();
             let response = request.send().await.expect("request");
             let status = response.status();
             let body = response.text().await.expect("body");
             assert!(status.is_success(), "{status}: {body}");
-            drop(permit);
             (t0.elapsed(), body)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(count);
-    let mut bodies = Vec::with_capacity(count);
-    for task in tasks {
-        let (latency, body) = task.await.expect("task");
-        latencies.push(latency);
-        bodies.push(body);
-    }
-    (Figures { what: what.to_owned(), requests: count, elapsed: started.elapsed(), latencies }, bodies)
-}
-
-fn hidden_draft(page: &str) -> String {
-    let marker = "name=\"_draft\" value=\"";
-    let start = page.find(marker).expect("draft token") + marker.len();
-    let end = page[start..].find('"').expect("end of token") + start;
-    page[start..end].to_owned()
+        }
+    })
+    .await;
+    let (latencies, bodies): (Vec<Duration>, Vec<String>) = answers.into_iter().unzip();
+    (Figures { what: what.to_owned(), requests: count, elapsed, latencies }, bodies)
 }
 
 /// The form measured: 水道使用開始届, or (with `--booking`) a booking form
@@ -204,14 +185,15 @@ async fn main() {
         })
         .await;
         println!("{}", confirm.row(Some(ceiling)));
-        let mut drafts: Vec<String> = pages.iter().map(|p| hidden_draft(p)).collect();
+        let mut drafts: Vec<String> =
+            pages.iter().map(|p| testkit::hidden_input(p, "_draft").expect("a draft token")).collect();
         let submit_url = format!("{form_url}/submit");
         for (round, level) in levels.iter().enumerate() {
             if round > 0 {
                 // Fresh drafts: each round sends new submissions.
                 let (_, pages) =
                     run("confirm", concurrency, requests, |i| client.post(&confirm_url).form(&bench.answers(i))).await;
-                drafts = pages.iter().map(|p| hidden_draft(p)).collect();
+                drafts = pages.iter().map(|p| testkit::hidden_input(p, "_draft").expect("a draft token")).collect();
             }
             let (submit, receipts) =
                 run(&format!("POST 送信, sealed + committed ({name}, {level} clients)"), *level, requests, |i| {

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testkit::{Engine, TestCounter};
-use tokio::sync::Semaphore;
 
 /// A "PDF" of `bytes` bytes.
 fn scan(bytes: usize) -> Vec<u8> {
@@ -52,27 +51,19 @@ fn multipart(file: &[u8]) -> reqwest::multipart::Form {
 /// and each request's latency.
 async fn run(url: &str, file: &Arc<Vec<u8>>, count: usize, concurrency: usize) -> (Duration, Vec<Duration>) {
     let client = reqwest::Client::new();
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for _ in 0..count {
-        let permit = Arc::clone(&gate).acquire_owned().await.expect("semaphore");
+    let (latencies, elapsed) = testkit::bounded(concurrency, count, |_| {
         let request = client.post(url).multipart(multipart(file));
-        tasks.push(tokio::spawn(async move {
+        async move {
             let t0 = Instant::now();
             let response = request.send().await.expect("request");
             let status = response.status();
             let body = response.text().await.expect("body");
             assert!(status.is_success(), "{status}: {}", &body[..body.len().min(2000)]);
-            drop(permit);
             t0.elapsed()
-        }));
-    }
-    let mut latencies = Vec::with_capacity(count);
-    for task in tasks {
-        latencies.push(task.await.expect("task"));
-    }
-    (started.elapsed(), latencies)
+        }
+    })
+    .await;
+    (elapsed, latencies)
 }
 
 fn row(what: &str, count: usize, mb: usize, concurrency: usize, elapsed: Duration, latencies: &[Duration]) -> String {

@@ -37,20 +37,6 @@ enum Outcome {
     Failed,
 }
 
-fn draft_of(page: &str) -> Option<String> {
-    let marker = "name=\"_draft\" value=\"";
-    let start = page.find(marker)? + marker.len();
-    let end = page[start..].find('"')? + start;
-    Some(page[start..end].to_owned())
-}
-
-fn receipt_of(page: &str) -> Option<String> {
-    let marker = "id=\"receipt-number\">";
-    let start = page.find(marker)? + marker.len();
-    let end = page[start..].find('<')? + start;
-    Some(page[start..end].to_owned())
-}
-
 /// POSTs a form, trying again (the same body) while the answer is a
 /// connection failure or a 502/503 from a node going away.
 async fn post(client: &reqwest::Client, url: &str, body: &[(String, String)]) -> Option<(u16, String)> {
@@ -90,9 +76,9 @@ async fn resident(client: reqwest::Client, base: String, i: usize, slots: Arc<Ve
         Some((409, _)) => return Outcome::SlotFull,
         _ => return Outcome::Failed,
     };
-    let Some(draft) = draft_of(&page) else { return Outcome::Failed };
+    let Some(draft) = testkit::hidden_input(&page, "_draft") else { return Outcome::Failed };
     match post(&client, &format!("{url}/submit"), &[("_draft".to_owned(), draft)]).await {
-        Some((200, page)) => match receipt_of(&page) {
+        Some((200, page)) => match testkit::element_text(&page, "receipt-number") {
             Some(receipt) => Outcome::Acknowledged { tenant, receipt, slot },
             None => Outcome::Failed,
         },
@@ -237,55 +223,28 @@ async fn bench_nodes(binary: &std::path::Path, n: usize, requests: usize, concur
     let haproxy = Haproxy::start(&backends).await;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
     let base = format!("{}/t/aoba-city/f/water-start", haproxy.url);
-    let drafts = timed(concurrency, requests, |i| {
+    let drafts = testkit::bounded(concurrency, requests, |i| {
         let (client, url) = (client.clone(), format!("{base}/confirm"));
         async move {
             let answers = testkit::water_start_answers(&format!("ベンチ {i}"));
             let page = client.post(url).form(&answers).send().await.expect("confirm").text().await.expect("page");
-            draft_of(&page).expect("a draft")
+            testkit::hidden_input(&page, "_draft").expect("a draft")
         }
     })
     .await;
     let confirm_rate = requests as f64 / drafts.1.as_secs_f64();
     let drafts = Arc::new(drafts.0);
-    let (receipts, elapsed) = timed(concurrency, requests, |i| {
+    let (receipts, elapsed) = testkit::bounded(concurrency, requests, |i| {
         let (client, url, drafts) = (client.clone(), format!("{base}/submit"), Arc::clone(&drafts));
         async move {
             let body = [("_draft", drafts[i].as_str())];
             let page = client.post(url).form(&body).send().await.expect("submit").text().await.expect("page");
-            receipt_of(&page).expect("a receipt")
+            testkit::element_text(&page, "receipt-number").expect("a receipt")
         }
     })
     .await;
     assert_eq!(receipts.iter().collect::<HashSet<_>>().len(), requests, "one 到達番号 each");
     (confirm_rate, requests as f64 / elapsed.as_secs_f64())
-}
-
-/// Runs `make(i)` for i in 0..count, `concurrency` at a time; the results
-/// in order and the time it took.
-async fn timed<F, Fut, T>(concurrency: usize, count: usize, make: F) -> (Vec<T>, Duration)
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for i in 0..count {
-        let permit = Arc::clone(&gate).acquire_owned().await.expect("semaphore");
-        let work = make(i);
-        tasks.push(tokio::spawn(async move {
-            let out = work.await;
-            drop(permit);
-            out
-        }));
-    }
-    let mut out = Vec::with_capacity(count);
-    for task in tasks {
-        out.push(task.await.expect("task"));
-    }
-    (out, started.elapsed())
 }
 
 #[tokio::main]
@@ -302,7 +261,7 @@ async fn main() -> ExitCode {
         let (_hello, hello_url) = testkit::start_hello().await;
         let haproxy = Haproxy::start(&[hello_url]).await;
         let client = reqwest::Client::new();
-        let (_, elapsed) = timed(concurrency, requests, |_| {
+        let (_, elapsed) = testkit::bounded(concurrency, requests, |_| {
             let (client, url) = (client.clone(), format!("{}/", haproxy.url));
             async move { client.get(url).send().await.expect("hello").status() }
         })
