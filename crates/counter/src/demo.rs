@@ -21,6 +21,14 @@ pub const FORMS: &[(&str, &str)] = &[
     ("citizen-survey", include_str!("../../../demo/forms/citizen-survey.toml")),
 ];
 
+/// The prefecture's templates for crisis mode (災害モード): published as
+/// templates only; a municipality adopts one when it switches crisis mode
+/// on (`madoguchi tenant crisis T on --form damage-report`).
+pub const CRISIS_TEMPLATES: &[(&str, &str)] = &[
+    ("damage-report", include_str!("../../../demo/forms/damage-report.toml")),
+    ("safety-confirmation", include_str!("../../../demo/forms/safety-confirmation.toml")),
+];
+
 /// The demo prefecture's postal codes (fictional), in KEN_ALL's layout as
 /// shipped in `demo/postal/demo.csv`: loaded into an empty table so address
 /// help works on the two-command start; an imported KEN_ALL replaces it.
@@ -79,7 +87,7 @@ pub async fn seed(store: &Store, desk_keys_dir: &Path) -> Result<(), DemoError> 
             name_en: "Midori Prefecture".into(),
         })
         .await?;
-    for (form_id, definition) in FORMS {
+    for (form_id, definition) in FORMS.iter().chain(CRISIS_TEMPLATES) {
         store.publish_template(GROUP, form_id, definition).await?;
     }
     for (id, name_ja, name_en, contact_ja, contact_en) in TENANTS {

@@ -17,6 +17,9 @@ pub(crate) struct Draft {
     /// Unix seconds after which the draft must be confirmed again.
     pub expires_at: i64,
     pub submission: forms::Submission,
+    /// A verified survey's respondent (signed in before answering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respondent: Option<crate::verified::Respondent>,
 }
 
 pub(crate) enum Opened {
@@ -36,6 +39,7 @@ impl Draft {
             draft_id: hex::encode(id),
             expires_at: now_unix() + ttl_secs,
             submission,
+            respondent: None,
         }
     }
 

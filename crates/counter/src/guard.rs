@@ -75,13 +75,27 @@ impl Classify for CounterClassifier {
         if segments.next() == Some("t") {
             if let Some(tenant) = segments.next().filter(|t| self.known(t)) {
                 let rest: Vec<&str> = segments.collect();
-                let opens_session = parts.method == axum::http::Method::GET && rest.len() == 2 && rest[0] == "f";
+                let opens_session = opens_session(&parts.method, &rest);
                 let class =
                     if self.has_form_session(&parts.headers, tenant) { Class::Session } else { Class::Anonymous };
                 return Ticket { tenant: Some(tenant.to_owned()), class, opens_session };
             }
         }
         Ticket { tenant: None, class: Class::Anonymous, opens_session: false }
+    }
+}
+
+/// Whether a request (below `/t/{tenant}/`) starts a resident's session,
+/// which under attack waits for the proof of work: a form page, and the
+/// rooms' registration and sign-in (the page and its POST, so a script
+/// cannot skip the page; both end in argon2id hashing, the costly part).
+fn opens_session(method: &axum::http::Method, rest: &[&str]) -> bool {
+    use axum::http::Method;
+    match rest {
+        ["f", _] => method == Method::GET,
+        ["rooms", "register"] => method == Method::GET || method == Method::POST,
+        ["rooms", "login"] => method == Method::POST,
+        _ => false,
     }
 }
 
@@ -98,5 +112,21 @@ pub(crate) async fn metrics(
         }
         (None, _) => (StatusCode::NOT_FOUND, "not found").into_response(),
         (Some(_), false) => (StatusCode::FORBIDDEN, "forbidden").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+
+    #[test]
+    fn forms_and_the_rooms_registration_open_a_session() {
+        assert!(super::opens_session(&Method::GET, &["f", "water-start"]));
+        assert!(!super::opens_session(&Method::POST, &["f", "water-start"]));
+        assert!(super::opens_session(&Method::GET, &["rooms", "register"]));
+        assert!(super::opens_session(&Method::POST, &["rooms", "register"]));
+        assert!(super::opens_session(&Method::POST, &["rooms", "login"]));
+        assert!(!super::opens_session(&Method::GET, &["rooms", "plan-2027"]));
+        assert!(!super::opens_session(&Method::GET, &["rooms"]));
     }
 }

@@ -15,6 +15,7 @@
 
 mod admin;
 pub mod alerts;
+mod crisis;
 pub mod demo;
 mod draft;
 mod error;
@@ -25,10 +26,12 @@ pub mod notify;
 mod observe;
 mod pages;
 pub mod request;
+mod rooms;
 mod security;
 pub mod sync;
 mod ui;
 mod upload;
+pub mod verified;
 mod watching;
 
 use std::sync::Arc;
@@ -87,6 +90,8 @@ pub struct CounterSettings {
     /// For drills only: the rules read the time (unix seconds) from this
     /// file instead of the clock, so simulated days pass in minutes.
     pub watch_clock: Option<std::path::PathBuf>,
+    /// Verified surveys: the JPKI trust and the identity provider.
+    pub residency: verified::ResidencySettings,
 }
 
 impl Default for CounterSettings {
@@ -109,6 +114,7 @@ impl Default for CounterSettings {
             watch: watch::Thresholds::default(),
             watch_tenants: Default::default(),
             watch_clock: None,
+            residency: Default::default(),
         }
     }
 }
@@ -142,11 +148,16 @@ pub struct Counter {
     pub(crate) desk_high_water: std::sync::Mutex<std::collections::HashMap<String, store::ReceiptNumber>>,
     /// Tenants the operator has isolated, by id (refreshed).
     pub(crate) isolated: std::sync::RwLock<std::collections::HashMap<String, store::Isolation>>,
+    /// Tenants in crisis mode, by id (refreshed), and their static pages.
+    pub(crate) crises: std::sync::RwLock<std::collections::HashMap<String, store::Crisis>>,
+    pub(crate) crisis_pages: crisis::CrisisPages,
     /// This process among the nodes: random at each start, it names the
     /// node's readiness probes in the database and the vault.
     pub(crate) node_id: String,
     /// The last readiness answer and when it was found (see `observe`).
     pub(crate) readiness: tokio::sync::Mutex<Option<(std::time::Instant, axum::http::StatusCode, String)>>,
+    /// Checks respondents of verified surveys.
+    pub(crate) verifier: verified::Verifier,
 }
 
 impl Counter {
@@ -175,7 +186,9 @@ impl Counter {
         for (tenant, limits) in &settings.watch_tenants {
             rules.set_tenant(tenant, limits.clone());
         }
+        let verifier = verified::Verifier::new(settings.residency.clone(), token_key);
         Ok(Arc::new(Counter {
+            verifier,
             store,
             tokens: TokenBox::new(token_key)?,
             settings,
@@ -185,6 +198,8 @@ impl Counter {
             shield,
             tenant_ids,
             isolated: Default::default(),
+            crises: Default::default(),
+            crisis_pages: Default::default(),
             watch: std::sync::Mutex::new(rules),
             desk_high_water: Default::default(),
             node_id: {
@@ -228,6 +243,8 @@ impl Counter {
     /// The whole HTTP application.
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = pages::routes()
+            .merge(rooms::routes())
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(self), crisis::crisis_gate))
             .layer(axum::middleware::from_fn_with_state(Arc::clone(self), pages::isolation_notice))
             .merge(sync::routes())
             .merge(ledger_api::routes())
@@ -266,6 +283,11 @@ impl Counter {
         });
     }
 
+    /// Whether `tenant` is in crisis mode, and how.
+    pub(crate) fn crisis(&self, tenant: &str) -> Option<store::Crisis> {
+        self.crises.read().ok().and_then(|map| map.get(tenant).cloned())
+    }
+
     /// Whether `tenant` is isolated, and its notice.
     pub(crate) fn isolation(&self, tenant: &str) -> Option<store::Isolation> {
         self.isolated.read().ok().and_then(|map| map.get(tenant).cloned())
@@ -277,6 +299,10 @@ impl Counter {
         let tenants = self.store.tenants().await?;
         let attacked = self.store.tenants_under_attack().await?;
         let isolated = self.store.isolated_tenants().await?;
+        let crises = self.store.crisis_tenants().await?;
+        if let Ok(mut map) = self.crises.write() {
+            *map = crises.into_iter().map(|c| (c.tenant.clone(), c)).collect();
+        }
         if let Ok(mut map) = self.isolated.write() {
             *map = isolated.into_iter().map(|i| (i.tenant.clone(), i)).collect();
         }

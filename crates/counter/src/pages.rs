@@ -36,6 +36,9 @@ pub(crate) fn routes() -> Router<Arc<Counter>> {
         .route("/t/{tenant}/f/{form}/confirm", axum::routing::post(confirm))
         .route("/t/{tenant}/f/{form}/edit", axum::routing::post(edit))
         .route("/t/{tenant}/f/{form}/submit", axum::routing::post(submit))
+        .route("/t/{tenant}/f/{form}/sign-data", axum::routing::post(crate::verified::signing_data))
+        .route("/t/{tenant}/f/{form}/verify/oidc", get(crate::verified::start_sign_in))
+        .route("/verify/oidc/callback", get(crate::verified::sign_in_callback))
         .route("/t/{tenant}/status", get(status_page).post(status_lookup))
         .route("/t/{tenant}/status/cancel", axum::routing::post(cancel_booking))
         .route("/postal/{code}", get(postal_json))
@@ -62,6 +65,8 @@ impl Templates {
             ("portal.html", include_str!("templates/portal.html")),
             ("tenant.html", include_str!("templates/tenant.html")),
             ("isolated.html", include_str!("templates/isolated.html")),
+            ("verify.html", include_str!("templates/verify.html")),
+            ("crisis.html", include_str!("templates/crisis.html")),
             ("form.html", include_str!("templates/form.html")),
             ("confirm.html", include_str!("templates/confirm.html")),
             ("receipt.html", include_str!("templates/receipt.html")),
@@ -77,7 +82,7 @@ impl Templates {
         Templates { env, forms: RwLock::new(HashMap::new()) }
     }
 
-    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, PageError> {
+    pub(crate) fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, PageError> {
         self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|err| {
             tracing::error!(template = name, error = %err, "template failed to render");
             PageError::Internal
@@ -89,7 +94,7 @@ fn input_id(name: &str) -> String {
     format!("f-{}", name.replace('.', "-"))
 }
 
-fn lang_of(uri: &Uri) -> Lang {
+pub(crate) fn lang_of(uri: &Uri) -> Lang {
     uri.query()
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "lang").map(|(_, v)| Lang::from_tag(&v)))
@@ -97,7 +102,7 @@ fn lang_of(uri: &Uri) -> Lang {
 }
 
 /// What every page's layout needs.
-fn base_context(lang: Lang, uri: &Uri, tenant: Option<&Tenant>) -> minijinja::Value {
+pub(crate) fn base_context(lang: Lang, uri: &Uri, tenant: Option<&Tenant>) -> minijinja::Value {
     let other = if lang == Lang::En { Lang::Ja } else { Lang::En };
     let tenant = tenant.map(|t| {
         context! {
@@ -118,15 +123,15 @@ fn base_context(lang: Lang, uri: &Uri, tenant: Option<&Tenant>) -> minijinja::Va
 /// The page a language switch should reload: the form itself for the
 /// POST-only steps behind it.
 fn page_path(path: &str) -> &str {
-    ["/confirm", "/edit", "/submit"].iter().find_map(|step| path.strip_suffix(step)).unwrap_or(path)
+    ["/confirm", "/edit", "/submit", "/sign-data"].iter().find_map(|step| path.strip_suffix(step)).unwrap_or(path)
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (status, Html(body)).into_response()
 }
 
 /// Today in Japan, the day residents' dates are checked against.
-fn today_in_japan() -> time::Date {
+pub(crate) fn today_in_japan() -> time::Date {
     let jst = UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC);
     OffsetDateTime::now_utc().to_offset(jst).date()
 }
@@ -156,12 +161,16 @@ async fn portal(State(counter): Shared, uri: Uri) -> Result<Response, PageError>
     Ok(html(StatusCode::OK, counter.pages.render("portal.html", ctx)?))
 }
 
-async fn load_tenant(counter: &Counter, tenant: &str) -> Result<Tenant, PageError> {
+pub(crate) async fn load_tenant(counter: &Counter, tenant: &str) -> Result<Tenant, PageError> {
     counter.store.tenant(tenant).await?.ok_or(PageError::NotFound)
 }
 
 /// The current version of a form, parsed.
-async fn load_form(counter: &Counter, tenant: &str, form: &str) -> Result<(i64, Arc<FormDefinition>), PageError> {
+pub(crate) async fn load_form(
+    counter: &Counter,
+    tenant: &str,
+    form: &str,
+) -> Result<(i64, Arc<FormDefinition>), PageError> {
     let published = counter.store.current_form(tenant, form).await?.ok_or(PageError::NotFound)?;
     Ok((published.version, parsed(counter, &published)?))
 }
@@ -566,6 +575,8 @@ async fn render_form(
                 description => def.description.as_ref().map(|d| d.get(lang)),
                 anonymous => def.anonymous,
             },
+            crisis => counter.crisis(&tenant.id).map(|c| crate::crisis::notice(&c, lang)),
+            verify => verify_context(def, tenant, lang),
             fields,
             summary,
             notice,
@@ -575,6 +586,16 @@ async fn render_form(
         }
     };
     Ok(html(status, counter.pages.render("form.html", ctx)?))
+}
+
+/// What the pages say of a verified survey: its method and who it is for.
+fn verify_context(def: &FormDefinition, tenant: &Tenant, lang: Lang) -> Option<minijinja::Value> {
+    def.verify.as_ref().map(|v| {
+        context! {
+            method => v.method.key(),
+            requirements => crate::verified::requirement_texts(def, tenant, lang),
+        }
+    })
 }
 
 /// The form page for `def` as the console's form builder previews it: the
@@ -614,11 +635,16 @@ async fn form_page(
     State(counter): Shared,
     Path((tenant, form)): Path<(String, String)>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (_, def) = load_form(&counter, &tenant.id, &form).await?;
-    let mut response = render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK).await?;
+    let gate = crate::verified::gate(&counter, &tenant.id, &def, &headers).await?;
+    let mut response = match crate::verified::gate_page(&counter, lang, &uri, &tenant, &def, &gate)? {
+        Some(page) => page,
+        None => render_form(&counter, lang, &uri, &tenant, &def, Filled::default(), StatusCode::OK).await?,
+    };
     // The form session: while a flood is on, this resident comes first.
     if let Some(cookie) =
         crate::guard::form_session_cookie(&counter.tokens, &tenant.id, counter.settings.secure_cookies)
@@ -690,6 +716,14 @@ async fn confirm(
     let lang = lang_of(&uri);
     let tenant = load_tenant(&counter, &tenant).await?;
     let (version, def) = load_form(&counter, &tenant.id, &form).await?;
+    let gate = crate::verified::gate(&counter, &tenant.id, &def, &headers).await?;
+    if let Some(page) = crate::verified::gate_page(&counter, lang, &uri, &tenant, &def, &gate)? {
+        return Ok(page);
+    }
+    let respondent = match gate {
+        crate::verified::Gate::Open(respondent) => respondent,
+        _ => None,
+    };
     let (mut pairs, uploaded, refused) = if upload::is_multipart(&headers) && upload::has_files(&def) {
         let key = tenant_key(&counter, &tenant).await?;
         let sealing = upload::Sealing { vault: counter.store.vault(), key: &key, tenant: &tenant.id };
@@ -744,8 +778,9 @@ async fn confirm(
         }
     }
     let ttl = i64::try_from(counter.settings.draft_ttl.as_secs()).unwrap_or(3600);
-    let draft = Draft::new(&tenant.id, &def.id, version, ttl, submission);
-    render_confirm(&counter, lang, &uri, &tenant, &def, &draft)
+    let mut draft = Draft::new(&tenant.id, &def.id, version, ttl, submission);
+    draft.respondent = respondent;
+    render_confirm(&counter, lang, &uri, &tenant, &def, &draft, Confirmation::default())
 }
 
 /// The 都道府県＋市区町村 a resident writes in an address's region input.
@@ -838,6 +873,19 @@ async fn postal_json(State(counter): Shared, Path(code): Path<String>) -> Respon
     }
 }
 
+/// How the 確認画面 is shown: at once after 確認, or again after a refused
+/// signature (said beside the signature input).
+struct Confirmation<'a> {
+    signature_error: Option<&'a str>,
+    status: StatusCode,
+}
+
+impl Default for Confirmation<'_> {
+    fn default() -> Self {
+        Confirmation { signature_error: None, status: StatusCode::OK }
+    }
+}
+
 fn render_confirm(
     counter: &Counter,
     lang: Lang,
@@ -845,6 +893,7 @@ fn render_confirm(
     tenant: &Tenant,
     def: &FormDefinition,
     draft: &Draft,
+    shown: Confirmation<'_>,
 ) -> Result<Response, PageError> {
     let answered = draft.submission.to_input(def);
     let rows: Vec<_> = def
@@ -862,22 +911,30 @@ fn render_confirm(
             form => context! { id => def.id, title => def.title.get(lang) },
             rows,
             draft => draft.seal(&counter.tokens),
+            verify => verify_context(def, tenant, lang),
+            respondent => draft.respondent.is_some(),
+            signing => def.verify.as_ref().filter(|v| v.method == forms::VerificationMethod::Jpki).map(|_| context! {
+                text => crate::verified::signing_text(draft),
+            }),
+            signature_error => shown.signature_error,
         }
     };
-    Ok(html(StatusCode::OK, counter.pages.render("confirm.html", ctx)?))
+    Ok(html(shown.status, counter.pages.render("confirm.html", ctx)?))
 }
 
 /// A request carrying a draft token back: the tenant, the form's current
 /// version, and the draft as it was sealed.
-struct DraftRequest {
+pub(crate) struct DraftRequest {
     lang: Lang,
     tenant: Tenant,
     current_version: i64,
     current: Arc<FormDefinition>,
-    draft: Opened,
+    pub draft: Opened,
+    /// A JPKI survey's signature file, sent with 送信.
+    signature: Option<Vec<u8>>,
 }
 
-async fn read_draft_request(
+pub(crate) async fn read_draft_request(
     counter: &Counter,
     tenant: &str,
     form: &str,
@@ -888,10 +945,15 @@ async fn read_draft_request(
     let lang = lang_of(uri);
     let tenant = load_tenant(counter, tenant).await?;
     let (current_version, current) = load_form(counter, &tenant.id, form).await?;
-    let pairs = read_form_body(headers, body, body_limit(counter, &current)).await?;
+    // A JPKI survey's 確認画面 posts its signature file with the draft.
+    let (pairs, signature) = if upload::is_multipart(headers) {
+        crate::verified::read_signed(headers, body, body_limit(counter, &current)).await?
+    } else {
+        (read_form_body(headers, body, body_limit(counter, &current)).await?, None)
+    };
     let token = control(&pairs, "_draft").ok_or(PageError::BadRequest)?;
     let draft = Draft::open(&counter.tokens, token, &tenant.id, &current.id).ok_or(PageError::BadRequest)?;
-    Ok(DraftRequest { lang, tenant, current_version, current, draft })
+    Ok(DraftRequest { lang, tenant, current_version, current, draft, signature })
 }
 
 /// 修正する: back to the form with everything the resident entered.
@@ -902,7 +964,7 @@ async fn edit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let DraftRequest { lang, tenant, current_version, current, draft } =
+    let DraftRequest { lang, tenant, current_version, current, draft, .. } =
         read_draft_request(&counter, &tenant, &form, &uri, &headers, body).await?;
     let (Opened::Valid(draft) | Opened::Expired(draft)) = draft;
     let drafted_with = load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?;
@@ -920,9 +982,9 @@ async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PageError> {
-    let DraftRequest { lang, tenant, current_version, current, draft } =
+    let DraftRequest { lang, tenant, current_version, current, draft, signature } =
         read_draft_request(&counter, &tenant, &form, &uri, &headers, body).await?;
-    let draft = match draft {
+    let mut draft = match draft {
         Opened::Valid(draft) => draft,
         Opened::Expired(draft) => {
             // Nothing is lost: the answers go back into the form.
@@ -948,6 +1010,33 @@ async fn submit(
     } else {
         load_form_version(&counter, &tenant.id, &draft.form_id, draft.form_version).await?
     };
+    // A verified survey: who answers, as a keyed pseudonym; the record
+    // says only which of the form's requirements they met.
+    let respondent = match def.verify.as_ref().map(|v| v.method) {
+        None => None,
+        Some(forms::VerificationMethod::Oidc) => Some(draft.respondent.clone().ok_or(PageError::Forbidden)?),
+        Some(forms::VerificationMethod::Jpki) => {
+            let Some(signature) = signature.as_deref() else {
+                let missing = ui::strings(lang)["verify_signature_missing"];
+                let refused = Confirmation { signature_error: Some(missing), status: StatusCode::UNPROCESSABLE_ENTITY };
+                return render_confirm(&counter, lang, &uri, &tenant, &def, &draft, refused);
+            };
+            match crate::verified::verify_signature(&counter, &tenant, &def, &draft, signature, lang).await {
+                Ok(respondent) => Some(respondent),
+                Err(crate::verified::SignatureOutcome::Invalid(message)) => {
+                    let refused =
+                        Confirmation { signature_error: Some(&message), status: StatusCode::UNPROCESSABLE_ENTITY };
+                    return render_confirm(&counter, lang, &uri, &tenant, &def, &draft, refused);
+                }
+                Err(crate::verified::SignatureOutcome::Refused(refusal)) => {
+                    return crate::verified::refusal_page(&counter, lang, &uri, &tenant, &def, refusal);
+                }
+            }
+        }
+    };
+    if let (Some(verify), Some(_)) = (&def.verify, &respondent) {
+        draft.submission.verified = Some(forms::Verified { method: verify.method, met: verify.require.clone() });
+    }
     let key = tenant_key(&counter, &tenant).await?;
     let secret = draft.inquiry_secret(&counter.tokens);
     let payload = zeroize::Zeroizing::new(draft.submission.canonical_json());
@@ -971,6 +1060,7 @@ async fn submit(
             capacity: i64::from(schedule.capacity),
         }),
         attachments: &draft.submission.files().map(|f| f.sealed.clone()).collect::<Vec<_>>(),
+        respondent: respondent.as_ref().map(|r| r.pseudonym.as_str()),
     };
     let accepted = match counter.accept_sealed(&intake, key, payload).await {
         Ok(accepted) => accepted,
@@ -985,6 +1075,10 @@ async fn submit(
                 .collect();
             let filled = Filled { input, errors: &errors, ..Filled::default() };
             return render_form(&counter, lang, &uri, &tenant, &def, filled, StatusCode::CONFLICT).await;
+        }
+        Err(store::StoreError::AlreadyAnswered) => {
+            let answered = crate::verified::Refusal::Answered;
+            return crate::verified::refusal_page(&counter, lang, &uri, &tenant, &def, answered);
         }
         Err(err) => return Err(err.into()),
     };

@@ -646,6 +646,7 @@ async fn plant(
         // A planted applicant never takes a place residents could book.
         booking: None,
         attachments: &[],
+        respondent: None,
     };
     let accepted = counter.accept_sealed(&intake, key, payload).await?;
     counter.store.add_watch_tag(&desk.tenant_id, &watch_tag(&counter, &desk.tenant_id, accepted.receipt)).await?;

@@ -123,7 +123,10 @@ pub fn synthetic_applicant(def: &FormDefinition, region: &str, rng: &mut impl Rn
         };
         values.insert(field.name.clone(), value);
     }
-    Submission { form_id: def.id.clone(), values }
+    // A planted answer to a verified survey says it was verified, like
+    // every real one: nothing tells them apart.
+    let verified = def.verify.as_ref().map(|v| forms::Verified { method: v.method, met: v.require.clone() });
+    Submission { form_id: def.id.clone(), values, verified }
 }
 
 fn postal(rng: &mut impl Rng) -> String {

@@ -54,7 +54,66 @@ pub struct FormDefinition {
     /// is (no name, address, 〒, phone or e-mail field), and the pages say so.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub anonymous: bool,
+    /// Who may answer: only respondents who prove who they are, each once
+    /// (住民限定アンケート). The counter keeps a keyed per-form pseudonym of
+    /// each, never who they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verification>,
     pub fields: Vec<Field>,
+}
+
+/// How respondents of a verified survey prove who they are, and what must
+/// be true of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    pub method: VerificationMethod,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<Requirement>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationMethod {
+    /// The answers are signed with the signing certificate of a マイナンバー
+    /// カード (公的個人認証, JPKI).
+    Jpki,
+    /// The respondent signs in at the identity provider the installation
+    /// names (OpenID Connect).
+    Oidc,
+}
+
+impl VerificationMethod {
+    pub const ALL: [VerificationMethod; 2] = [VerificationMethod::Jpki, VerificationMethod::Oidc];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            VerificationMethod::Jpki => "jpki",
+            VerificationMethod::Oidc => "oidc",
+        }
+    }
+}
+
+/// What must be true of a verified respondent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// Lives in the municipality (by the address the certificate or the
+    /// identity provider vouches for).
+    Resident,
+    /// Is 18 or older on the day of answering.
+    Adult,
+}
+
+impl Requirement {
+    pub const ALL: [Requirement; 2] = [Requirement::Resident, Requirement::Adult];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Requirement::Resident => "resident",
+            Requirement::Adult => "adult",
+        }
+    }
 }
 
 pub(crate) fn default_max_body_bytes() -> usize {

@@ -38,12 +38,12 @@ mod validate;
 pub mod wareki;
 
 pub use definition::{
-    toml_string, type_keys, CheckError, ChoiceOption, Condition, Field, FieldKind, FormDefinition, Text, FIELD_TYPES,
-    MAX_FILES, MAX_FILE_MB,
+    toml_string, type_keys, CheckError, ChoiceOption, Condition, Field, FieldKind, FormDefinition, Requirement, Text,
+    Verification, VerificationMethod, FIELD_TYPES, MAX_FILES, MAX_FILE_MB,
 };
 pub use input::RawInput;
 pub use normalize::{is_furigana, nfkc, normalize_email, normalize_phone, normalize_postal_code};
-pub use validate::{ErrorCode, FieldError, Submission, Value};
+pub use validate::{ErrorCode, FieldError, Submission, Value, Verified};
 
 /// The languages pages and messages are offered in. Japanese is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]

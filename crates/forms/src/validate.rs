@@ -33,6 +33,19 @@ const NUMBER_MAX_CHARS: usize = 40;
 pub struct Submission {
     pub form_id: String,
     pub values: BTreeMap<String, Value>,
+    /// For a verified survey: how the respondent proved who they are and
+    /// what was found true of them, never who they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+}
+
+/// What a verified survey's record says of its respondent: the method,
+/// and the requirements of the form they met (all of them, or they could
+/// not have answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub method: crate::VerificationMethod,
+    pub met: Vec<crate::Requirement>,
 }
 
 /// One normalised answer. The serde form (externally tagged) is what is
@@ -319,7 +332,7 @@ impl FormDefinition {
             }
         }
         if errors.is_empty() {
-            Ok(Submission { form_id: self.id.clone(), values })
+            Ok(Submission { form_id: self.id.clone(), values, verified: None })
         } else {
             Err(errors)
         }

@@ -61,10 +61,15 @@ pub enum Action {
     ProcessSubmissions,
     /// Read the ledger (and export it).
     ViewLedger,
+    /// Open discussion rooms and public comments, moderate their posts
+    /// and publish a public comment's closing report.
+    ModerateRooms,
+    /// Switch the tenant's crisis mode (災害モード) on and off.
+    DeclareCrisis,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::ManageTenants,
         Action::ManageStaff,
         Action::ManageOperators,
@@ -72,6 +77,8 @@ impl Action {
         Action::ViewSubmissions,
         Action::ProcessSubmissions,
         Action::ViewLedger,
+        Action::ModerateRooms,
+        Action::DeclareCrisis,
     ];
 }
 
@@ -95,9 +102,18 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Role::*;
     matches!(
         (role, action),
-        (Operator, ManageTenants | ManageStaff | ManageOperators | ViewLedger)
-            | (TenantAdmin, ManageStaff | ManageForms | ViewSubmissions | ProcessSubmissions | ViewLedger)
-            | (FormAdmin, ManageForms)
+        (Operator, ManageTenants | ManageStaff | ManageOperators | ViewLedger | DeclareCrisis)
+            | (
+                TenantAdmin,
+                ManageStaff
+                    | ManageForms
+                    | ViewSubmissions
+                    | ProcessSubmissions
+                    | ViewLedger
+                    | ModerateRooms
+                    | DeclareCrisis
+            )
+            | (FormAdmin, ManageForms | ModerateRooms)
             | (Processor, ViewSubmissions | ProcessSubmissions)
             | (Auditor, ViewLedger)
     )
@@ -149,6 +165,15 @@ mod tests {
         assert!(!admin.permits(Action::ManageStaff, None));
         let forged = Grant { role: Role::Auditor, tenant: None };
         assert!(!forged.permits(Action::ViewLedger, Some("aoba")), "a tenant role without a tenant grants nothing");
+    }
+
+    #[test]
+    fn rooms_are_moderated_by_tenant_admins_and_form_admins_only() {
+        let moderators: Vec<Role> = Role::ALL.into_iter().filter(|r| allows(*r, Action::ModerateRooms)).collect();
+        assert_eq!(moderators, vec![Role::TenantAdmin, Role::FormAdmin]);
+        let forms = Grant { role: Role::FormAdmin, tenant: Some("aoba".into()) };
+        assert!(forms.permits(Action::ModerateRooms, Some("aoba")));
+        assert!(!forms.permits(Action::ModerateRooms, Some("sakura")));
     }
 
     #[test]

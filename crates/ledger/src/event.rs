@@ -145,11 +145,20 @@ pub enum EventKind {
     DeskPull,
     AdminAction,
     Alert,
+    /// A resident registered as a participant of a tenant's rooms.
+    Participant,
+    /// A post (or reply, or public-comment opinion) in a room.
+    Post,
+    /// A participant reported a post (通報).
+    PostReport,
+    /// A moderator acted on a post: approve, hide, restore, annotate,
+    /// or reviewed its reports.
+    Moderation,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Submission,
         EventKind::StatusChange,
         EventKind::Login,
@@ -161,6 +170,10 @@ impl EventKind {
         EventKind::DeskPull,
         EventKind::AdminAction,
         EventKind::Alert,
+        EventKind::Participant,
+        EventKind::Post,
+        EventKind::PostReport,
+        EventKind::Moderation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -176,6 +189,10 @@ impl EventKind {
             EventKind::DeskPull => "desk_pull",
             EventKind::AdminAction => "admin_action",
             EventKind::Alert => "alert",
+            EventKind::Participant => "participant",
+            EventKind::Post => "post",
+            EventKind::PostReport => "post_report",
+            EventKind::Moderation => "moderation",
         }
     }
 
@@ -319,6 +336,10 @@ mod tests {
             "desk_pull",
             "admin_action",
             "alert",
+            "participant",
+            "post",
+            "post_report",
+            "moderation",
         ];
         for (kind, text) in EventKind::ALL.into_iter().zip(expected) {
             assert_eq!(kind.as_str(), text);

@@ -420,6 +420,115 @@ struct ConfigFile {
     alert_quiet_secs: Option<u64>,
     watch: Option<watch::Thresholds>,
     watch_tenants: Option<std::collections::HashMap<String, watch::Thresholds>>,
+    residency: Option<ResidencyFile>,
+}
+
+/// `[residency]`: how respondents of verified surveys prove who they are
+/// (docs/verified-surveys.md). File only: it names files and a secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResidencyFile {
+    /// PEM bundle of the 公的個人認証 trust anchors.
+    jpki_anchors: Option<PathBuf>,
+    jpki_intermediates: Option<PathBuf>,
+    #[serde(default)]
+    jpki_crls: Vec<PathBuf>,
+    /// "crl" (default) or "ocsp": how the signer's certificate is checked.
+    jpki_revocation: Option<String>,
+    jpki_ocsp_url: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    /// The client secret, or better a file holding it.
+    oidc_client_secret: Option<String>,
+    oidc_client_secret_file: Option<PathBuf>,
+    /// Default: PUBLIC_URL/verify/oidc/callback
+    oidc_redirect_uri: Option<String>,
+    oidc_name_ja: Option<String>,
+    oidc_name_en: Option<String>,
+    /// Per tenant, the address its residents' start with (都道府県＋市区町村).
+    #[serde(default)]
+    addresses: std::collections::HashMap<String, String>,
+}
+
+impl ResidencyFile {
+    fn resolve(&self, public_url: &str) -> anyhow::Result<counter::verified::ResidencySettings> {
+        let exists = |key: &str, path: &Path| -> anyhow::Result<()> {
+            if !path.is_file() {
+                bail!("residency.{key}: {} is not a readable file", path.display());
+            }
+            Ok(())
+        };
+        let jpki_named = self.jpki_intermediates.is_some()
+            || !self.jpki_crls.is_empty()
+            || self.jpki_revocation.is_some()
+            || self.jpki_ocsp_url.is_some();
+        let jpki = match &self.jpki_anchors {
+            None if jpki_named => bail!("residency: the jpki settings need jpki_anchors (the trust anchors' PEM file)"),
+            None => None,
+            Some(anchors) => {
+                exists("jpki_anchors", anchors)?;
+                if let Some(path) = &self.jpki_intermediates {
+                    exists("jpki_intermediates", path)?;
+                }
+                for path in &self.jpki_crls {
+                    exists("jpki_crls", path)?;
+                }
+                let ocsp = match self.jpki_revocation.as_deref().unwrap_or("crl") {
+                    "crl" => false,
+                    "ocsp" => true,
+                    other => bail!("residency.jpki_revocation: {other:?} is not \"crl\" or \"ocsp\""),
+                };
+                if !ocsp && self.jpki_crls.is_empty() {
+                    bail!("residency.jpki_crls: checking revocation by CRL needs the CRL files (or jpki_revocation = \"ocsp\")");
+                }
+                if let Some(url) = &self.jpki_ocsp_url {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        bail!("residency.jpki_ocsp_url: {url:?} is not an http(s) URL");
+                    }
+                }
+                Some(counter::verified::JpkiSettings {
+                    anchors: anchors.clone(),
+                    intermediates: self.jpki_intermediates.clone(),
+                    crls: self.jpki_crls.clone(),
+                    ocsp,
+                    ocsp_url: self.jpki_ocsp_url.clone(),
+                })
+            }
+        };
+        let secret = match (&self.oidc_client_secret, &self.oidc_client_secret_file) {
+            (Some(_), Some(_)) => bail!("residency: give oidc_client_secret or oidc_client_secret_file, not both"),
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("residency.oidc_client_secret_file: {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let oidc = match (&self.oidc_issuer, &self.oidc_client_id, secret) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(client_secret)) => {
+                let loopback = ["http://127.", "http://localhost", "http://[::1]"];
+                if !issuer.starts_with("https://") && !loopback.iter().any(|p| issuer.starts_with(p)) {
+                    bail!("residency.oidc_issuer: {issuer:?} must be an https URL");
+                }
+                Some(counter::verified::OidcSettings {
+                    issuer: issuer.clone(),
+                    client_id: client_id.clone(),
+                    client_secret,
+                    redirect_uri: self
+                        .oidc_redirect_uri
+                        .clone()
+                        .unwrap_or_else(|| format!("{}/verify/oidc/callback", public_url.trim_end_matches('/'))),
+                    name_ja: self.oidc_name_ja.clone().unwrap_or_else(|| "本人確認サービス".into()),
+                    name_en: self.oidc_name_en.clone().unwrap_or_else(|| "the identity service".into()),
+                })
+            }
+            _ => bail!("residency: an identity provider needs oidc_issuer, oidc_client_id and a client secret"),
+        };
+        Ok(counter::verified::ResidencySettings { jpki, oidc, addresses: self.addresses.clone() })
+    }
 }
 
 /// The key that signs ledger checkpoints, and the log's name.
@@ -581,6 +690,7 @@ pub struct ServeConfig {
     /// The self-check against the release manifest, when configured.
     pub integrity: Option<crate::integrity::IntegritySettings>,
     pub watch: WatchConfig,
+    pub residency: counter::verified::ResidencySettings,
 }
 
 impl ServeConfig {
@@ -605,7 +715,14 @@ impl ServeConfig {
             }
         };
         let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = args.public_url.or(file.public_url.clone()).unwrap_or_else(|| format!("http://{listen}"));
+        let residency = match &file.residency {
+            Some(residency) => residency.resolve(&public_url)?,
+            None => Default::default(),
+        };
         Ok(ServeConfig {
+            residency,
+            public_url,
             shield,
             metrics_from,
             config_file,
@@ -613,7 +730,6 @@ impl ServeConfig {
             watch,
             smtp,
             mail_from: args.mail_from.or(file.mail_from).unwrap_or_else(|| "madoguchi@localhost".into()),
-            public_url: args.public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}")),
             notify_key_file: args
                 .notify_key_file
                 .or(file.notify_key_file)

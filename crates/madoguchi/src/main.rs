@@ -261,6 +261,7 @@ async fn run_counter(config: ServeConfig) -> anyhow::Result<()> {
         watch: config.watch.defaults.clone(),
         watch_tenants: config.watch.tenants.clone(),
         watch_clock: config.watch.clock.clone(),
+        residency: config.residency.clone(),
         ..Default::default()
     };
     let counter = counter::Counter::new(store, &token_key, settings).context("setting up the counter")?;

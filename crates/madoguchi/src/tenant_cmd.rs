@@ -38,6 +38,29 @@ pub enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Crisis mode (災害モード) in one step: the municipality's home page
+    /// becomes a static page with a pinned notice and one form (a damage
+    /// report or safety confirmation, adopted from the prefecture's
+    /// template if the municipality has not published it) stays open;
+    /// every other form and the discussion rooms are paused. Every counter
+    /// node follows within seconds.
+    Crisis {
+        tenant: String,
+        state: OnOff,
+        /// The form that stays open. Default: damage-report (or
+        /// safety-confirmation)
+        #[arg(long, value_name = "FORM", default_value = "damage-report")]
+        form: String,
+        /// The pinned notice in Japanese: what happened, where to go. Each
+        /// line is a paragraph. Default: a standard notice.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        notice_ja: String,
+        /// The same in English.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        notice_en: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Bring an isolated municipality back.
     Restore {
         tenant: String,
@@ -107,6 +130,21 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
                 set.mail.len(),
                 if set.webhook.is_some() { " and the webhook" } else { "" }
             );
+            Ok(())
+        }
+        TenantCommand::Crisis { tenant, state: OnOff::On, form, notice_ja, notice_en, store } => {
+            let store = store.into_config()?.open().await?;
+            store.declare_crisis(&tenant, &form, &notice_ja, &notice_en, "operator:cli").await?;
+            println!("{tenant}: crisis mode on; {form} stays open, everything else is paused (all nodes within 5 s)");
+            Ok(())
+        }
+        TenantCommand::Crisis { tenant, state: OnOff::Off, store, .. } => {
+            let store = store.into_config()?.open().await?;
+            if store.end_crisis(&tenant, "operator:cli").await? {
+                println!("{tenant}: crisis mode off; every form is open again (all nodes within 5 s)");
+            } else {
+                println!("{tenant}: was not in crisis mode");
+            }
             Ok(())
         }
         TenantCommand::Restore { tenant, store } => {

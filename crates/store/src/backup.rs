@@ -65,6 +65,14 @@ pub const TABLES: &[&str] = &[
     "watch_tags",
     "postal_codes",
     "counter_nodes",
+    "room_rules",
+    "room_settings",
+    "rooms",
+    "room_participants",
+    "room_posts",
+    "room_notes",
+    "room_reports",
+    "room_rate_events",
 ];
 
 /// Where a long operation has got to; the command shows bars.
@@ -889,7 +897,7 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
 
 const COMPARED_COLUMNS: &str = "tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
     secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, received_at, notify_address, ledger_index,
-    booking_slot, attachments";
+    booking_slot, attachments, respondent";
 
 /// A submission's columns that never change after it is committed.
 #[derive(Debug, PartialEq, Eq)]
@@ -903,6 +911,7 @@ struct Settled {
     ledger_index: Option<i64>,
     booking_slot: Option<String>,
     attachments: Option<String>,
+    respondent: Option<String>,
 }
 
 fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
@@ -921,6 +930,7 @@ fn settled(row: &sqlx::any::AnyRow) -> Result<Settled> {
         ledger_index: row.try_get("ledger_index")?,
         booking_slot: row.try_get("booking_slot")?,
         attachments: row.try_get("attachments")?,
+        respondent: row.try_get("respondent")?,
     })
 }
 

@@ -36,6 +36,7 @@ pub(crate) struct Job {
     pub notify_address: Option<Vec<u8>>,
     pub booking: Option<crate::BookingClaim>,
     pub attachments: Vec<String>,
+    pub respondent: Option<String>,
     pub seal: SealFn,
     pub reply: oneshot::Sender<Result<Acceptance>>,
 }
@@ -247,6 +248,53 @@ async fn claim_places(
     Ok((kept, full))
 }
 
+/// Splits `jobs` into first answers (and submissions of no verified
+/// respondent) and second answers of a respondent to the same form, here
+/// or earlier in this batch. Must run under the tenants' number locks.
+async fn first_answers(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    jobs: Vec<Job>,
+) -> std::result::Result<(Vec<Job>, Vec<Job>), (sqlx::Error, Vec<Job>)> {
+    let mut seen: HashSet<(String, String, String)> = HashSet::new();
+    let (mut kept, mut answered) = (Vec::with_capacity(jobs.len()), Vec::new());
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        let Some(respondent) = &job.respondent else {
+            kept.push(job);
+            continue;
+        };
+        let key = (job.tenant.clone(), job.form_id.clone(), respondent.clone());
+        if seen.contains(&key) {
+            answered.push(job);
+            continue;
+        }
+        let found = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE tenant_id = $1 AND form_id = $2 AND respondent = $3",
+        )
+        .bind(&key.0)
+        .bind(&key.1)
+        .bind(&key.2)
+        .fetch_one(&mut **tx)
+        .await
+        .and_then(|row| row.try_get::<i64, _>("n"));
+        match found {
+            Ok(0) => {
+                seen.insert(key);
+                kept.push(job);
+            }
+            Ok(_) => answered.push(job),
+            Err(err) => {
+                let mut all = kept;
+                all.extend(answered);
+                all.push(job);
+                all.extend(jobs);
+                return Err((err, all));
+            }
+        }
+    }
+    Ok((kept, answered))
+}
+
 /// One transaction for the batch, in a fixed number of statements: lock
 /// the tenants' number rows, drop drafts another node committed meanwhile,
 /// take consecutive numbers per tenant, seal (in parallel), append the
@@ -320,6 +368,21 @@ async fn write_batch(
             return Ok(Vec::new());
         }
     }
+    // One answer per verified respondent, checked under the same locks.
+    if jobs.iter().any(|j| j.respondent.is_some()) {
+        let (kept, answered) = match first_answers(&mut tx, jobs).await {
+            Ok(split) => split,
+            Err((err, jobs)) => fail!(BatchFailure::Database, err, jobs),
+        };
+        for job in answered {
+            let _ = job.reply.send(Err(StoreError::AlreadyAnswered));
+        }
+        jobs = kept;
+        if jobs.is_empty() {
+            let _ = tx.commit().await;
+            return Ok(Vec::new());
+        }
+    }
     // Consecutive numbers per tenant, in one statement each.
     let mut numbers = Vec::with_capacity(jobs.len());
     for tenant in &tenants {
@@ -369,6 +432,7 @@ async fn write_batch(
             job.notify_address,
             job.booking.map(|b| b.slot),
             job.attachments,
+            job.respondent,
         ));
     }
     let half = work.len().div_ceil(2);
@@ -417,7 +481,7 @@ async fn write_batch(
         .into_iter()
         .zip(&meta)
         .map(|((receipt, record), m)| {
-            let (tenant, form_id, form_version, draft, secret, notify, slot, attachments) = m;
+            let (tenant, form_id, form_version, draft, secret, notify, slot, attachments, respondent) = m;
             let inquiry = inquiries.next().unwrap_or_else(InquiryNumber::generate);
             let resident = seal::ResidentKeys::derive(secret, inquiry.as_str());
             let bytes = record.to_bytes();
@@ -439,6 +503,7 @@ async fn write_batch(
                 ledger_index: -1,
                 booking_slot: slot.clone(),
                 attachments: attachments.clone(),
+                respondent: respondent.clone(),
             };
             given.push(inquiry);
             (Entry::Submission(row), bytes)

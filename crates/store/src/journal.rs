@@ -51,6 +51,9 @@ pub struct SubmissionRow {
     /// The sealed files the submission names (their vault names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
+    /// The keyed pseudonym of a verified survey's respondent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respondent: Option<String>,
 }
 
 impl SubmissionRow {
@@ -199,13 +202,13 @@ pub(crate) async fn insert_submissions(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     rows: &[(&SubmissionRow, &[u8], &str)],
 ) -> Result<u64> {
-    const COLUMNS: usize = 20;
+    const COLUMNS: usize = 21;
     let mut inserted = 0;
     for batch in rows.chunks(PARAMETERS_PER_STATEMENT / COLUMNS) {
         let sql = format!(
             "INSERT INTO submissions (tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,
                secret_verifier, message_key, draft_sha256, key_id, record, record_sha256, status, received_at,
-               status_changed_at, notify_address, ledger_index, vault_segment, booking_slot, attachments)
+               status_changed_at, notify_address, ledger_index, vault_segment, booking_slot, attachments, respondent)
              VALUES {} ON CONFLICT DO NOTHING",
             placeholders(batch.len(), COLUMNS)
         );
@@ -231,7 +234,8 @@ pub(crate) async fn insert_submissions(
                 .bind(row.ledger_index)
                 .bind(segment.to_string())
                 .bind(row.booking_slot.clone())
-                .bind(crate::attachments::joined(&row.attachments));
+                .bind(crate::attachments::joined(&row.attachments))
+                .bind(row.respondent.clone());
         }
         inserted += query.execute(&mut **tx).await?.rows_affected();
     }
@@ -342,6 +346,7 @@ mod tests {
             ledger_index: seq,
             booking_slot: (seq % 2 == 0).then(|| "2026-12-01T09:00".into()),
             attachments: if seq % 3 == 0 { vec!["ab".repeat(32)] } else { Vec::new() },
+            respondent: (seq % 4 == 1).then(|| format!("{seq:064x}")),
         }
     }
 

@@ -25,6 +25,7 @@ mod journal;
 mod ledger;
 mod outbox;
 mod postal;
+pub mod rooms;
 mod staff;
 mod submissions;
 mod tenants;
@@ -44,7 +45,7 @@ pub use submissions::{
     draft_sha256, Acceptance, BookingClaim, InquiryNumber, Intake, ReceiptNumber, StatusView, SubmissionStatus,
     SubmissionSummary,
 };
-pub use tenants::{Isolation, NewTenant, NewTenantGroup, Tenant, TenantGroup};
+pub use tenants::{Crisis, Isolation, NewTenant, NewTenantGroup, Tenant, TenantGroup};
 pub use vault::{Vault, VaultObject};
 
 use sqlx::AnyPool;
@@ -83,6 +84,10 @@ pub enum StoreError {
     /// not accepted, and nothing else of it was written.
     #[error("the booking slot is full")]
     SlotFull,
+    /// The respondent has already answered this verified survey: it was
+    /// not accepted, and nothing else of it was written.
+    #[error("this respondent has already answered")]
+    AlreadyAnswered,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

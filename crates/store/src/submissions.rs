@@ -186,6 +186,9 @@ pub struct Intake<'a> {
     /// The sealed files the submission names (vault names), already
     /// written to the vault.
     pub attachments: &'a [String],
+    /// The keyed per-form pseudonym of a verified respondent: the store
+    /// accepts one submission per pseudonym and form.
+    pub respondent: Option<&'a str>,
 }
 
 /// A place in a time slot, claimed by a submission: the store accepts the
@@ -291,6 +294,7 @@ impl Store {
             notify_address: intake.notify_address.map(<[u8]>::to_vec),
             booking: intake.booking.clone(),
             attachments: intake.attachments.to_vec(),
+            respondent: intake.respondent.map(str::to_owned),
             seal: Box::new(seal),
             reply,
         };
@@ -431,6 +435,21 @@ impl Store {
             .fetch_one(&self.db)
             .await?;
         Ok(row.try_get("n")?)
+    }
+
+    /// Whether the verified respondent `respondent` (a keyed pseudonym) has
+    /// answered `form` already: said before they start, and enforced again
+    /// by the committer when they send.
+    pub async fn has_answered(&self, tenant: &str, form: &str, respondent: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE tenant_id = $1 AND form_id = $2 AND respondent = $3",
+        )
+        .bind(tenant)
+        .bind(form)
+        .bind(respondent)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 }
 

@@ -27,6 +27,19 @@ pub struct Tenant {
 
 pub type NewTenant = Tenant;
 
+/// A municipality in crisis mode (災害モード): what its residents read
+/// first, and the one form that stays open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crisis {
+    pub tenant: String,
+    /// Unix seconds.
+    pub since: i64,
+    /// The damage report or safety confirmation residents send.
+    pub form: String,
+    pub notice_ja: String,
+    pub notice_en: String,
+}
+
 /// A tenant the operator has taken offline, and what its residents are told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Isolation {
@@ -255,6 +268,96 @@ impl Store {
                     since: row.try_get("isolated_at")?,
                     notice_ja: row.try_get::<Option<String>, _>("isolation_notice_ja")?.unwrap_or_default(),
                     notice_en: row.try_get::<Option<String>, _>("isolation_notice_en")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Crisis mode on for `tenant` with `form` (its own, or else adopted
+    /// from its prefecture's template) and a pinned notice; entered in the
+    /// ledger. Switching again changes the
+    /// notice or the form and keeps the time it began.
+    pub async fn declare_crisis(
+        &self,
+        tenant: &str,
+        form: &str,
+        notice_ja: &str,
+        notice_en: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let Some(found) = self.tenant(tenant).await? else {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        };
+        // One step: a form the municipality has not published yet is
+        // adopted from its prefecture's template of that name.
+        if self.current_form(tenant, form).await?.is_none() {
+            let group =
+                found.group_id.ok_or_else(|| StoreError::NoTemplate { group: String::new(), form: form.to_owned() })?;
+            self.adopt_template(tenant, &group, form).await?;
+        }
+        sqlx::query(
+            "UPDATE tenants SET crisis_at = COALESCE(crisis_at, $2), crisis_form = $3, crisis_notice_ja = $4,
+               crisis_notice_en = $5 WHERE id = $1",
+        )
+        .bind(tenant)
+        .bind(now_unix())
+        .bind(form)
+        .bind(notice_ja)
+        .bind(notice_en)
+        .execute(&self.db)
+        .await?;
+        self.record_event(&crate::ledger::event(
+            ledger::EventKind::AdminAction,
+            actor,
+            Some(tenant),
+            None,
+            &format!("crisis mode on (form {form})"),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Crisis mode off; entered in the ledger. Returns whether it was on.
+    pub async fn end_crisis(&self, tenant: &str, actor: &str) -> Result<bool> {
+        if self.tenant(tenant).await?.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_owned()));
+        }
+        let done = sqlx::query(
+            "UPDATE tenants SET crisis_at = NULL, crisis_form = NULL, crisis_notice_ja = NULL, crisis_notice_en = NULL
+             WHERE id = $1 AND crisis_at IS NOT NULL",
+        )
+        .bind(tenant)
+        .execute(&self.db)
+        .await?;
+        if done.rows_affected() == 1 {
+            self.record_event(&crate::ledger::event(
+                ledger::EventKind::AdminAction,
+                actor,
+                Some(tenant),
+                None,
+                "crisis mode off",
+            ))
+            .await?;
+        }
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every tenant in crisis mode.
+    pub async fn crisis_tenants(&self) -> Result<Vec<Crisis>> {
+        let rows = sqlx::query(
+            "SELECT id, crisis_at, crisis_form, crisis_notice_ja, crisis_notice_en FROM tenants
+             WHERE crisis_at IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Crisis {
+                    tenant: row.try_get("id")?,
+                    since: row.try_get("crisis_at")?,
+                    form: row.try_get::<Option<String>, _>("crisis_form")?.unwrap_or_default(),
+                    notice_ja: row.try_get::<Option<String>, _>("crisis_notice_ja")?.unwrap_or_default(),
+                    notice_en: row.try_get::<Option<String>, _>("crisis_notice_en")?.unwrap_or_default(),
                 })
             })
             .collect()

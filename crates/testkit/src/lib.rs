@@ -12,6 +12,8 @@
 
 pub mod desk;
 pub mod drill;
+pub mod load;
+pub mod oidc;
 pub mod residents;
 mod smtp;
 pub mod theft;
@@ -175,7 +177,10 @@ async fn spawn(binary: &Path, root: &Path, database_url: &str, extra_args: &[Str
         .arg(root.join("data"))
         .arg("--database")
         .arg(database_url)
-        .args(["--listen", "127.0.0.1:0", "--hsts", "false"])
+        // Any free port, unless the test chose one (to name it elsewhere
+        // first, as an identity provider's redirect address does).
+        .args(if extra_args.iter().any(|a| a == "--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
+        .args(["--hsts", "false"])
         .args(extra_args)
         // Debug logs by default, so searches of the logs cover the most the
         // counter can say; benchmarks turn them down.
@@ -356,6 +361,7 @@ pub async fn seal_into_store(
                         notify_address: None,
                         booking: None,
                         attachments: &[],
+                        respondent: None,
                     };
                     let plaintext = payload(i);
                     let (seal_tenant, seal_key) = (tenant.clone(), public.clone());

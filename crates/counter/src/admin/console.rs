@@ -40,6 +40,8 @@ pub(crate) async fn home(
             (Action::ManageForms, "forms"),
             (Action::ViewSubmissions, "submissions"),
             (Action::ViewLedger, "ledger"),
+            (Action::ModerateRooms, "rooms"),
+            (Action::DeclareCrisis, "crisis"),
         ]
         .into_iter()
         .filter(|(action, _)| can(*action))

@@ -9,7 +9,9 @@
 mod auth;
 mod builder;
 mod console;
+mod crisis;
 mod passkeys;
+mod rooms;
 mod strings;
 
 use std::collections::BTreeMap;
@@ -35,8 +37,10 @@ const COOKIE: &str = "madoguchi_admin";
 /// Double-submit CSRF token for forms shown before sign-in.
 const PRE_COOKIE: &str = "madoguchi_admin_pre";
 const LANG_COOKIE: &str = "madoguchi_admin_lang";
-/// Admin forms are small; a larger body is refused before it is read.
-const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Admin forms are small (the largest, a public comment's closing report
+/// with an answer to each opinion, in Japanese percent-encoded at nine
+/// bytes a character); a larger body is refused before it is read.
+const MAX_FORM_BYTES: usize = 512 * 1024;
 
 /// Every admin route and what it needs. The guard looks requests up here;
 /// the route×role test walks this table.
@@ -84,6 +88,15 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/admin/t/{tenant}/submissions", Access::Can(Action::ViewSubmissions)),
     ("GET", "/admin/t/{tenant}/ledger", Access::Can(Action::ViewLedger)),
     ("GET", "/admin/t/{tenant}/ledger.csv", Access::Can(Action::ViewLedger)),
+    ("GET", "/admin/t/{tenant}/crisis", Access::Can(Action::DeclareCrisis)),
+    ("POST", "/admin/t/{tenant}/crisis", Access::Can(Action::DeclareCrisis)),
+    ("GET", "/admin/t/{tenant}/rooms", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms/settings", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms/rules", Access::Can(Action::ModerateRooms)),
+    ("GET", "/admin/t/{tenant}/rooms/{room}", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms/{room}/posts/{post}", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms/{room}/report", Access::Can(Action::ModerateRooms)),
 ];
 
 pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
@@ -119,6 +132,7 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/ledger", get(console::ledger))
         .route("/admin/ledger.csv", get(console::ledger_export))
         .route("/admin/t/{tenant}/staff", get(console::staff).post(console::create_staff))
+        .route("/admin/t/{tenant}/crisis", get(crisis::page).post(crisis::switch))
         .route("/admin/t/{tenant}/staff/{login}/unlock", post(console::unlock))
         .route("/admin/t/{tenant}/staff/{login}/reset", post(console::reset))
         .route("/admin/t/{tenant}/desks/{desk}/resume", post(console::resume_desk))
@@ -132,6 +146,12 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/t/{tenant}/submissions", get(console::submissions))
         .route("/admin/t/{tenant}/ledger", get(console::ledger))
         .route("/admin/t/{tenant}/ledger.csv", get(console::ledger_export))
+        .route("/admin/t/{tenant}/rooms", get(rooms::rooms).post(rooms::create_room))
+        .route("/admin/t/{tenant}/rooms/settings", post(rooms::save_settings))
+        .route("/admin/t/{tenant}/rooms/rules", post(rooms::publish_rules))
+        .route("/admin/t/{tenant}/rooms/{room}", get(rooms::room))
+        .route("/admin/t/{tenant}/rooms/{room}/posts/{post}", post(rooms::moderate))
+        .route("/admin/t/{tenant}/rooms/{room}/report", post(rooms::closing_report))
         .route_layer(axum::middleware::from_fn_with_state(counter, guard_entry))
 }
 
@@ -337,9 +357,12 @@ impl AdminPages {
             ("admin/ledger.html", include_str!("../templates/admin/ledger.html")),
             ("admin/table.html", include_str!("../templates/admin/table.html")),
             ("admin/shield.html", include_str!("../templates/admin/shield.html")),
+            ("admin/crisis.html", include_str!("../templates/admin/crisis.html")),
             ("admin/forms.html", include_str!("../templates/admin/forms.html")),
             ("admin/builder.html", include_str!("../templates/admin/builder.html")),
             ("admin/import.html", include_str!("../templates/admin/import.html")),
+            ("admin/rooms.html", include_str!("../templates/admin/rooms.html")),
+            ("admin/room.html", include_str!("../templates/admin/room.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %err, "template does not compile");

@@ -159,6 +159,16 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("shield_normal", "通常", "Off"),
     ("shield_switch_on", "作動させる", "Switch on"),
     ("shield_switch_off", "解除する", "Switch off"),
+    ("crisis", "災害モード", "Crisis mode"),
+    ("crisis_heading", "災害モード", "Crisis mode"),
+    ("crisis_lead", "災害時に、住民の皆さんが最初に目にするお知らせと、受け付ける手続き（被害状況の報告・安否情報の登録）を一つに絞ります。ほかの手続きと電子会議室は一時停止し、トップページは負荷の少ない静的なページになります。", "In a disaster, residents first see the pinned notice and one form (damage reports or safety confirmation); every other form and the discussion rooms are paused, and the home page becomes a light static page."),
+    ("crisis_on", "災害モード中", "Crisis mode is on"),
+    ("crisis_since", "開始", "Since"),
+    ("crisis_form", "受け付ける手続き", "The form that stays open"),
+    ("crisis_notice_ja", "お知らせ（日本語）：何が起きたか、避難所、連絡先など", "Notice in Japanese: what happened, shelters, whom to call"),
+    ("crisis_notice_en", "お知らせ（英語）", "Notice in English"),
+    ("crisis_start", "災害モードを開始する", "Switch crisis mode on"),
+    ("crisis_end", "災害モードを終了する（すべての手続きを再開）", "Switch crisis mode off (open every form again)"),
     ("isolation_heading", "市区町村の切り離し", "Isolating a municipality"),
     ("isolation_lead", "切り離した市区町村の住民には、ここで入力したお知らせが表示され、その職員端末（デスク）からの接続は拒否されます。ほかの市区町村には影響しません。", "Residents of an isolated municipality see the notice entered here, and its desks are refused. Other municipalities are not affected."),
     ("isolation_state", "状態", "State"),
@@ -299,6 +309,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("file_max_mb_hint", "1ファイルあたりの上限です。例：10", "The limit for each file, in megabytes. e.g. 10"),
     ("file_max_files", "添付できるファイル数", "Number of files allowed"),
     ("file_max_files_hint", "この項目に添付できるファイルの最大数です。例：1", "The most files a resident may attach here. e.g. 1"),
+    ("rooms", "電子会議室・パブリックコメント", "Discussion rooms and public comment"),
 ];
 
 pub(crate) fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {

@@ -15,7 +15,7 @@ use crate::wareki::parse_iso;
 
 use super::{
     default_max_body_bytes, default_max_length, CheckError, ChoiceOption, Condition, DateBound, Field, FieldKind,
-    FormDefinition, Text,
+    FormDefinition, Requirement, Text, Verification, VerificationMethod,
 };
 
 /// A TOML value with the byte offset where it starts (or, when toml_edit
@@ -122,7 +122,7 @@ fn line_column(src: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "anonymous", "fields"];
+const TOP_KEYS: &[&str] = &["id", "title", "description", "max_body_bytes", "anonymous", "verify", "fields"];
 const FIELD_KEYS: &[&str] = &["name", "type", "label", "help", "required", "show_when"];
 /// Every field `type` a definition may name, in the order the form
 /// builder offers them.
@@ -354,6 +354,7 @@ impl Checker<'_> {
             self.err(e.node.pos, "\"max_body_bytes\" must be at least 1".into());
         }
         let anonymous = self.optional(entries, "anonymous", "", Self::boolean);
+        let verify = self.optional(entries, "verify", "", Self::verification);
         let fields = self.fields(entries, at);
         if let (Ok(Some(true)), Some(list)) = (&anonymous, find(entries, "fields")) {
             self.anonymous_fields(list);
@@ -364,8 +365,36 @@ impl Checker<'_> {
             description: description.ok()?,
             max_body_bytes: max_body_bytes.ok()?.unwrap_or_else(default_max_body_bytes),
             anonymous: anonymous.ok()?.unwrap_or(false),
+            verify: verify.ok()?,
             fields: fields?,
         })
+    }
+
+    /// `{ method = "jpki" | "oidc", require = ["resident", "adult"] }`.
+    fn verification(&mut self, e: &Entry, ctx: &str) -> Option<Verification> {
+        let entries = self.table(e, ctx)?;
+        let inner = format!("{ctx}\"verify\": ");
+        self.unknown_keys(entries, &[&["method", "require"]], &inner, "");
+        let method = self.required(entries, e.pos, "method", &inner, Self::string)?;
+        let Some(method) = VerificationMethod::ALL.into_iter().find(|m| m.key() == method) else {
+            let at = find(entries, "method").map_or(e.pos, |m| m.node.pos);
+            self.err(at, format!("{inner}unknown method \"{method}\" (expected \"jpki\" or \"oidc\")"));
+            return None;
+        };
+        let known: Vec<&str> = Requirement::ALL.iter().map(|r| r.key()).collect();
+        let require = match find(entries, "require") {
+            Some(list) => {
+                let keys = self.strings(list, &inner, |r| known.contains(&r).then_some(()), "resident, adult")?;
+                // `strings` has said where a key is listed twice.
+                let mut require: Vec<Requirement> = Vec::new();
+                for requirement in Requirement::ALL.into_iter().filter(|r| keys.iter().any(|k| k == r.key())) {
+                    require.push(requirement);
+                }
+                require
+            }
+            None => Vec::new(),
+        };
+        Some(Verification { method, require })
     }
 
     /// An anonymous survey may not ask who the resident is.

@@ -35,7 +35,9 @@ fn every_demo_form_checks_cleanly() {
         vec![
             "car-tax-address-change",
             "citizen-survey",
+            "damage-report",
             "information-disclosure",
+            "safety-confirmation",
             "staff-exam",
             "tax-certificate-booking",
             "water-start",
@@ -537,4 +539,37 @@ fn a_file_field_names_its_types_size_and_count_and_round_trips() {
     assert!(got.iter().any(|m| m.contains("\"max_files\" must be from 1 to 10")), "{got:#?}");
     let anonymous = FILES.replace("title = { ja = \"添付\" }", "title = { ja = \"添付\" }\nanonymous = true");
     assert!(messages(&anonymous).iter().any(|m| m.contains("an anonymous form may not ask for a file")));
+}
+
+#[test]
+fn a_verified_survey_names_its_method_and_what_must_be_true_of_respondents() {
+    let src = r#"
+id = "plan-survey"
+title = { ja = "総合計画についての市民アンケート" }
+anonymous = true
+verify = { method = "jpki", require = ["adult", "resident"] }
+
+[[fields]]
+name = "opinion"
+type = "text"
+multiline = true
+label = { ja = "ご意見" }
+"#;
+    let def = FormDefinition::parse(src).unwrap();
+    let verify = def.verify.clone().expect("verified");
+    assert_eq!(verify.method, VerificationMethod::Jpki);
+    assert_eq!(verify.require, vec![Requirement::Resident, Requirement::Adult], "in a fixed order");
+    assert_eq!(FormDefinition::parse(&def.to_toml()).unwrap(), def, "round trip");
+    assert!(def.to_toml().contains(r#"verify = { method = "jpki", require = ["resident", "adult"] }"#));
+
+    let unknown = src.replace("\"jpki\"", "\"password\"");
+    assert!(messages(&unknown).iter().any(|m| m.starts_with("line 5") && m.contains("unknown method \"password\"")));
+    let bad = src.replace("\"adult\", ", "\"adult\", \"taxpayer\", ");
+    assert!(messages(&bad).iter().any(|m| m.contains("invalid value \"taxpayer\"")), "{:?}", messages(&bad));
+    let twice = src.replace("\"adult\", ", "\"adult\", \"adult\", ");
+    assert!(messages(&twice).iter().any(|m| m.contains("listed twice")));
+    let stray = src.replace("method = ", "who = \"everyone\", method = ");
+    assert!(messages(&stray).iter().any(|m| m.contains("unknown key \"who\"")));
+    let plain = src.replace("verify = { method = \"jpki\", require = [\"adult\", \"resident\"] }\n", "");
+    assert_eq!(FormDefinition::parse(&plain).unwrap().verify, None);
 }

@@ -59,6 +59,10 @@ pub(super) fn to_toml(def: &FormDefinition) -> String {
     if def.anonymous {
         line("anonymous = true".into());
     }
+    if let Some(verify) = &def.verify {
+        let require: Vec<String> = verify.require.iter().map(|r| quote(r.key())).collect();
+        line(format!("verify = {{ method = {}, require = [{}] }}", quote(verify.method.key()), require.join(", ")));
+    }
     for field in &def.fields {
         line(String::new());
         field_toml(field, &mut line);

@@ -14,7 +14,7 @@ use crate::{element_text, hidden_input, madoguchi};
 /// Where the test's soft authenticator believes it is (the server compares
 /// the origin in what the authenticator signs with this).
 pub const PUBLIC_URL: &str = "http://localhost:8443";
-const PASSWORD: &str = "midori-ken-2026-aoba!";
+pub(crate) const PASSWORD: &str = "midori-ken-2026-aoba!";
 
 /// A counter whose sign-in delays are counted in 50 ms rather than
 /// seconds, so the lockout test waits them out in seconds.
@@ -363,9 +363,19 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/admin/t/{tenant}/forms/{form}/edit", "tenant-admin form-admin"),
     ("GET", "/admin/t/{tenant}/forms/{form}/export.toml", "tenant-admin form-admin"),
     ("GET", "/admin/t/{tenant}/submissions", "tenant-admin processor"),
+    // Crisis mode: the municipality's own admin, and the operator for it.
+    ("GET", "/admin/t/{tenant}/crisis", "operator tenant-admin"),
+    ("POST", "/admin/t/{tenant}/crisis", "operator tenant-admin"),
     // The ledger holds no personal data; the operator reads all of it.
     ("GET", "/admin/t/{tenant}/ledger", "operator tenant-admin auditor"),
     ("GET", "/admin/t/{tenant}/ledger.csv", "operator tenant-admin auditor"),
+    ("GET", "/admin/t/{tenant}/rooms", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms/settings", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms/rules", "tenant-admin form-admin"),
+    ("GET", "/admin/t/{tenant}/rooms/{room}", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms/{room}/posts/{post}", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms/{room}/report", "tenant-admin form-admin"),
     // Last, as they end sessions.
     (
         "POST",
@@ -417,7 +427,9 @@ async fn every_route_answers_every_role_as_the_table_says() {
             .replace("{tenant}", "aoba-city")
             .replace("{login}", "aoba.target")
             .replace("{to}", "en")
-            .replace("{form}", "water-start");
+            .replace("{form}", "water-start")
+            .replace("{room}", "no-such-room")
+            .replace("{post}", "1");
         for principal in PRINCIPALS {
             if *route == "/admin/logout" && principal != "anonymous" {
                 // "Sign out everywhere" just ended this session: sign in again.

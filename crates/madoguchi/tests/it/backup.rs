@@ -60,6 +60,7 @@ async fn submit_to(
                     booking: (i % 3 == 0)
                         .then(|| store::BookingClaim { slot: format!("2026-12-0{}T09:00", 1 + i % 5), capacity: 1000 }),
                     attachments: &attachments,
+                    respondent: None,
                 };
                 store
                     .accept(&intake, move |receipt| {

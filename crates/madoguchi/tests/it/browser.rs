@@ -423,7 +423,7 @@ async fn wcag_violations(client: &Client) -> Vec<serde_json::Value> {
 
 /// axe-core on the current page (see `assert_meets_wcag_aa`) and, for the
 /// Japanese pages, screenshots at phone and desktop width under `shot`.
-async fn check_page(client: &Client, page: &str, lang: &str, shot: &str) {
+pub(crate) async fn check_page(client: &Client, page: &str, lang: &str, shot: &str) {
     assert_meets_wcag_aa(client, page).await;
     if lang == "ja" {
         screenshots_at_both_widths(client, shot).await;

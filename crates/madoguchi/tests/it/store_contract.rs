@@ -23,7 +23,66 @@ on_both_engines!(
     status_mails_to_one_resident_are_capped_per_day,
     a_slot_is_never_given_past_its_capacity_and_a_cancellation_gives_a_place_back,
     a_node_on_the_previous_release_starts_on_a_schema_a_newer_node_grew,
+    a_verified_respondent_answers_a_form_once_even_sending_several_at_once,
 );
+
+/// Verified surveys: one answer per respondent (keyed pseudonym) and form,
+/// decided under the tenant's number lock, so answers sent at once from
+/// several tabs or nodes cannot both get in.
+async fn a_verified_respondent_answers_a_form_once_even_sending_several_at_once(engine: Engine) {
+    let f = Arc::new(fixture(engine).await);
+    let person = "a1".repeat(32);
+    assert!(!f.store.has_answered("city-a", "water-start", &person).await.unwrap());
+    let tries = (0..6).map(|i| {
+        let f = Arc::clone(&f);
+        let person = person.clone();
+        tokio::spawn(async move {
+            let draft = format!("respondent-draft-{i}");
+            let intake = Intake { respondent: Some(&person), ..intake("city-a", &draft) };
+            let public = f.keys.public.clone();
+            f.store
+                .accept(&intake, move |receipt| {
+                    seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &receipt.to_string()), b"{}")
+                })
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(tries).await.into_iter().map(|t| t.unwrap()).collect();
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes.iter().filter(|o| matches!(o, Err(store::StoreError::AlreadyAnswered))).count();
+    assert_eq!((accepted, refused), (1, 5), "{outcomes:?}");
+    assert!(f.store.has_answered("city-a", "water-start", &person).await.unwrap());
+    let year = outcomes.iter().find_map(|o| o.as_ref().ok()).unwrap().receipt.year;
+    assert_eq!(f.store.count_submissions("city-a", year).await.unwrap(), 1, "no number was spent on a refusal");
+    // Another person, and the same person in another municipality's survey.
+    let other = "b2".repeat(32);
+    let intake_other = Intake { respondent: Some(&other), ..intake("city-a", "respondent-other") };
+    let public = f.keys.public.clone();
+    f.store
+        .accept(&intake_other, move |r| {
+            seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &r.to_string()), b"{}")
+        })
+        .await
+        .unwrap();
+    assert!(!f.store.has_answered("city-b", "water-start", &person).await.unwrap());
+    // Sending the accepted draft again is the same receipt, not a refusal.
+    let again = Intake { respondent: Some(&person), ..intake("city-a", "respondent-draft-0") };
+    let public = f.keys.public.clone();
+    let resent = f
+        .store
+        .accept(&again, move |r| {
+            seal::seal(&public, &RecordBinding::new("city-a", "water-start", 1, &r.to_string()), b"{}")
+        })
+        .await;
+    if let Ok(resent) = resent {
+        assert!(resent.duplicate);
+    } else {
+        assert!(
+            matches!(resent, Err(store::StoreError::AlreadyAnswered)),
+            "draft 0 was refused, so it is refused again"
+        );
+    }
+}
 
 /// A rolling upgrade: the newer release migrated the shared database; a
 /// node still on the previous release (which knows one migration less)
@@ -61,6 +120,7 @@ fn intake<'a>(tenant: &'a str, draft: &'a str) -> Intake<'a> {
         notify_address: None,
         booking: None,
         attachments: &[],
+        respondent: None,
     }
 }
 

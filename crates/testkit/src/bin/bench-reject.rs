@@ -7,43 +7,10 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
 
+use testkit::load::{hammer, pin};
 use testkit::{Engine, TestCounter};
 use tokio::io::AsyncBufReadExt;
-
-/// Sends `count` GETs of `url`, `concurrency` at a time; returns
-/// (requests/s, how many answered with `status`).
-async fn hammer(url: &str, count: u64, concurrency: u64, status: u16) -> (f64, u64) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().expect("client");
-    let next = Arc::new(AtomicU64::new(0));
-    let matched = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, next, matched) = (client.clone(), url.to_owned(), Arc::clone(&next), Arc::clone(&matched));
-        tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < count {
-                if let Ok(response) = client.get(&url).send().await {
-                    if response.status().as_u16() == status {
-                        matched.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let _ = response.bytes().await;
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
-    (count as f64 / started.elapsed().as_secs_f64(), matched.load(Ordering::Relaxed))
-}
-
-fn pin(pid: u32, core: &str) {
-    let _ = std::process::Command::new("taskset").args(["-a", "-p", "-c", core, &pid.to_string()]).output();
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
