@@ -1037,7 +1037,8 @@ async fn in_chromium_a_post_is_reported_and_hidden_and_a_public_comment_closes_w
     wait_for_heading(&client, "参加登録").await;
     check_page(&client, "room registration", "ja", "room-register").await;
     register_in_chromium(&client, &base, "みどりの風", "midori").await;
-    let seq = post_in_chromium(&client, &base, "kouen", "ベンチを**もっと**増やしてほしいです。夜は暗いので照明も。").await;
+    let seq =
+        post_in_chromium(&client, &base, "kouen", "ベンチを**もっと**増やしてほしいです。夜は暗いので照明も。").await;
     post_in_chromium(&client, &base, "plan-2027", "駅前広場の整備を優先してください。").await;
 
     // そら registers, reads the post and reports it.
@@ -1099,7 +1100,8 @@ async fn in_chromium_a_post_is_reported_and_hidden_and_a_public_comment_closes_w
         "2件のご意見をいただきました。**駅前の整備**と**子育て支援**についてのご意見です。いただいたご意見を踏まえ、計画案を修正しました。",
     )
     .await;
-    fill(&client, "f-summary_en", "Two opinions were received, on the station square and on support for families.").await;
+    fill(&client, "f-summary_en", "Two opinions were received, on the station square and on support for families.")
+        .await;
     let answers = client.find_all(Locator::Css("textarea[id^='answer-']")).await.unwrap();
     assert_eq!(answers.len(), 2);
     answers[0].send_keys("駅前広場の整備を第2章に位置付けました。").await.unwrap();
