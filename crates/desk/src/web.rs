@@ -801,6 +801,19 @@ async fn record_page(
         .map(|s| context! { login => s.login, name => s.display_name })
         .collect();
     let assigned = record.assigned_to.clone();
+    // A verified survey's answer says how the respondent proved who they
+    // are and what was found true of them; never who they are.
+    let strings = strings(lang);
+    let verified = submission.as_ref().and_then(|s| s.verified.as_ref()).map(|v| {
+        let method = strings.get(format!("verified_{}", v.method.key()).as_str()).copied().unwrap_or_default();
+        let met: Vec<&str> =
+            v.met.iter().filter_map(|r| strings.get(format!("verified_{}", r.key()).as_str()).copied()).collect();
+        if met.is_empty() {
+            method.to_owned()
+        } else {
+            format!("{method}（{}）", met.join("・"))
+        }
+    });
     let ctx = context! {
         ..base(&app, lang, Some(&session)),
         ..context! {
@@ -808,7 +821,7 @@ async fn record_page(
             title => def.title.get(lang),
             received_at => format_jst(record.received_at),
             status => status_label(status, lang),
-            fields, next, history, comments, assignees, assigned,
+            fields, next, history, comments, assignees, assigned, verified,
             record_sha256 => record.record_sha256,
         }
     };

@@ -362,6 +362,8 @@ async fn a_respondent_signed_in_at_the_identity_provider_answers_once(engine: En
         TestCounter::start_with(madoguchi(), engine, &["--listen", &listen, "--config", config.to_str().unwrap()])
             .await;
     counter.store().await.publish_form("aoba-city", "parks-survey", &survey("oidc"), None).await.unwrap();
+    // The municipality's desk (its key ceremony) before the first answer.
+    let desk = crate::desk::set_up_desk(&counter, "aoba-city");
     let form_url = format!("{}/t/aoba-city/f/parks-survey", counter.url);
 
     // Before signing in: who it is for, and the way to the provider.
@@ -448,6 +450,22 @@ async fn a_respondent_signed_in_at_the_identity_provider_answers_once(engine: En
     let answers = store.count_submissions("aoba-city", year).await.unwrap()
         + store.count_submissions("aoba-city", year + 1).await.unwrap();
     assert_eq!(answers, 1, "one answer in all");
+
+    // On the desk, the record says how the respondent was checked and what
+    // was found true of them.
+    let receipt_number = element_text(&receipt, "receipt-number").expect("到達番号");
+    let server = desk.serve().await;
+    let staff = crate::desk::enrol_and_sign_in(&desk, &server, "tanaka").await;
+    let csrf = staff.csrf().await;
+    staff.post("/sync", &[("_csrf", &csrf)]).await;
+    let (status, record) = staff.get(&format!("/records/{receipt_number}")).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(
+        element_text(&record, "record-verified").as_deref(),
+        Some("本人確認サービスへのログイン（市区町村内在住・18歳以上）")
+    );
+    assert!(record.contains("ベンチを増やしてください。"));
+
     // Neither the provider's subject nor the address it vouched for stayed.
     assert_nowhere_on_the_counter(&mut counter, &["resident-1", "雲雀丘四丁目", "1985-04-01"]).await;
 }
