@@ -194,7 +194,7 @@ fn print_restore(report: &backup::RestoreReport) {
         eprintln!("skipped snapshot {skipped}");
     }
     println!(
-        "restored from {} (taken {}): {} rows; then {} segments: {} submissions, {} ledger leaves, {} status changes",
+        "restored from {} (taken {}): {} rows; then {} segments: {} submissions, {} ledger leaves, {} status changes, {} rows of the rooms",
         report.snapshot,
         time::OffsetDateTime::from_unix_timestamp(report.snapshot_taken_at_us / 1_000_000)
             .map(|t| t.to_string())
@@ -203,7 +203,8 @@ fn print_restore(report: &backup::RestoreReport) {
         report.segments_read,
         report.submissions_from_segments,
         report.leaves_from_segments,
-        report.status_changes
+        report.status_changes,
+        report.room_rows_from_segments
     );
     println!(
         "now {} submissions, ledger of {} leaves; time to recover {:.1} s",

@@ -172,6 +172,8 @@ pub struct RestoreReport {
     pub submissions_from_segments: u64,
     pub leaves_from_segments: u64,
     pub status_changes: u64,
+    /// Rows of the rooms' tables written from segments.
+    pub room_rows_from_segments: u64,
     pub submissions: u64,
     pub ledger_size: i64,
     /// Segments that could not be read, and ledger gaps: the restore is
@@ -682,6 +684,15 @@ struct Replay {
     drafts: HashMap<String, Key>,
     leaves: BTreeMap<i64, ledger::Event>,
     statuses: Vec<StatusReplay>,
+    /// By the ledger leaf of their transaction: rows of the rooms' tables.
+    rows: BTreeMap<i64, Vec<RowsReplay>>,
+}
+
+struct RowsReplay {
+    table: String,
+    pk: Vec<String>,
+    columns: Vec<String>,
+    rows: Vec<Vec<journal::Cell>>,
 }
 
 type Key = (String, i64, i64);
@@ -695,9 +706,13 @@ struct StatusReplay {
 
 impl Replay {
     fn take(&mut self, name: &str, segment: journal::Segment) {
+        // A leaf index given again by a later transaction: what an earlier
+        // (uncommitted) one journaled under it is dropped.
+        let mut rows: BTreeMap<i64, Vec<RowsReplay>> = BTreeMap::new();
         for (entry, bytes) in segment.entries {
             match entry {
                 Entry::Submission(row) => {
+                    self.rows.remove(&row.ledger_index);
                     let key = (row.tenant.clone(), row.year, row.seq);
                     // The same draft under another number earlier: that
                     // transaction did not commit (a draft commits once).
@@ -715,7 +730,11 @@ impl Replay {
                     }
                 }
                 Entry::Leaf { index, event } => {
+                    self.rows.remove(&index);
                     self.leaves.insert(index, event);
+                }
+                Entry::Rows { leaf, table, pk, columns, rows: values } => {
+                    rows.entry(leaf).or_default().push(RowsReplay { table, pk, columns, rows: values });
                 }
                 Entry::Status { tenant, year, seq, status, changed_at, message } => {
                     let message = message.and_then(|m| hex::decode(m).ok());
@@ -723,6 +742,7 @@ impl Replay {
                 }
             }
         }
+        self.rows.extend(rows);
     }
 }
 
@@ -830,6 +850,12 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
         .await?;
         report.status_changes += done.rows_affected();
     }
+    // The rooms' rows, each over the one with its primary key, leaf by leaf.
+    for replays in replay.rows.values() {
+        for replay in replays {
+            report.room_rows_from_segments += write_rows(target.engine, &mut tx, replay).await?;
+        }
+    }
     // Numbers and the ledger's head continue after what was restored.
     let highest = sqlx::query(
         "SELECT tenant_id, receipt_year, CAST(MAX(receipt_seq) AS BIGINT) AS last FROM submissions GROUP BY tenant_id, receipt_year",
@@ -893,6 +919,45 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
     target.close().await;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Writes journaled rows over those with the same primary key.
+async fn write_rows(engine: Engine, tx: &mut sqlx::Transaction<'_, Any>, replay: &RowsReplay) -> Result<u64> {
+    if replay.rows.is_empty() {
+        return Ok(0);
+    }
+    let kinds: HashMap<String, ColumnType> = columns_of(engine, &mut **tx, &replay.table).await?.into_iter().collect();
+    let names = &replay.columns;
+    let known = |name: &String| kinds.contains_key(name) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !TABLES.contains(&replay.table.as_str()) || !names.iter().chain(&replay.pk).all(known) {
+        return Err(StoreError::Inconsistent(format!(
+            "a segment names rows of {} this version cannot write",
+            replay.table
+        )));
+    }
+    let updates: Vec<String> =
+        names.iter().filter(|n| !replay.pk.contains(n)).map(|n| format!("{n} = excluded.{n}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO {}",
+        replay.table,
+        names.join(", "),
+        placeholders(1, names.len()),
+        replay.pk.join(", "),
+        if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) }
+    );
+    for row in &replay.rows {
+        let mut query = sqlx::query(&sql);
+        for (value, name) in row.iter().zip(names) {
+            let null_as = match kinds.get(name) {
+                Some(ColumnType::Integer) => journal::CellType::Int,
+                Some(ColumnType::Bytes) => journal::CellType::Bytes,
+                _ => journal::CellType::Text,
+            };
+            query = value.clone().bind(query, null_as);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(replay.rows.len() as u64)
 }
 
 const COMPARED_COLUMNS: &str = "tenant_id, receipt_year, receipt_seq, form_id, form_version, inquiry_number,

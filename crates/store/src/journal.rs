@@ -85,6 +85,69 @@ pub enum Entry {
     Leaf { index: i64, event: Event },
     /// A status change from a desk, with its sealed staff message (hex).
     Status { tenant: String, year: i64, seq: i64, status: String, changed_at: i64, message: Option<String> },
+    /// Rows of `table` as the transaction of ledger leaf `leaf` left them.
+    /// The rooms' tables are kept so (their rows are never deleted): a
+    /// restore writes each row over the one with the same primary key
+    /// (`pk`), in the order of the leaves.
+    Rows { leaf: i64, table: String, pk: Vec<String>, columns: Vec<String>, rows: Vec<Vec<Cell>> },
+}
+
+/// One value of a journaled row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    /// Hex.
+    Bytes(String),
+}
+
+impl Cell {
+    fn read(row: &sqlx::any::AnyRow, index: usize) -> Result<Cell> {
+        use sqlx::any::AnyTypeInfoKind as Kind;
+        use sqlx::{Column, Row};
+        let kind = row.columns()[index].type_info().kind();
+        Ok(match kind {
+            Kind::Null => Cell::Null,
+            Kind::Bool => row.try_get::<Option<bool>, _>(index)?.map_or(Cell::Null, |b| Cell::Int(i64::from(b))),
+            Kind::SmallInt | Kind::Integer | Kind::BigInt => {
+                row.try_get::<Option<i64>, _>(index)?.map_or(Cell::Null, Cell::Int)
+            }
+            Kind::Blob => row.try_get::<Option<Vec<u8>>, _>(index)?.map_or(Cell::Null, |b| Cell::Bytes(hex::encode(b))),
+            Kind::Text => row.try_get::<Option<String>, _>(index)?.map_or(Cell::Null, Cell::Text),
+            // No journaled table has one; a float would not come back exact.
+            Kind::Real | Kind::Double => {
+                return Err(StoreError::Inconsistent(format!("column {index} is a float: not journaled")))
+            }
+        })
+    }
+
+    /// Binds the value; a NULL as `null_as` (PostgreSQL checks a NULL's type).
+    pub(crate) fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        null_as: CellType,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        match self {
+            Cell::Null => match null_as {
+                CellType::Int => query.bind(None::<i64>),
+                CellType::Text => query.bind(None::<String>),
+                CellType::Bytes => query.bind(None::<Vec<u8>>),
+            },
+            Cell::Int(n) => query.bind(n),
+            Cell::Text(s) => query.bind(s),
+            Cell::Bytes(b) => query.bind(hex::decode(b).unwrap_or_default()),
+        }
+    }
+}
+
+/// A column's type, for binding a NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellType {
+    Int,
+    Text,
+    Bytes,
 }
 
 /// A decoded segment.
@@ -304,6 +367,44 @@ impl Journal {
         ));
     }
 
+    /// The rows of `table` whose columns hold `key`, as they stand now in
+    /// `tx`, under the leaf this transaction appended last (so: after the
+    /// change and its leaf). `pk` is the table's primary key.
+    pub async fn rows(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        table: &str,
+        pk: &[&str],
+        key: &[(&str, Cell)],
+    ) -> Result<()> {
+        use sqlx::{Column, Row};
+        let leaf = self
+            .entries
+            .iter()
+            .rev()
+            .find_map(|(entry, _)| match entry {
+                Entry::Leaf { index, .. } => Some(*index),
+                _ => None,
+            })
+            .ok_or_else(|| StoreError::Inconsistent(format!("rows of {table} journaled before their ledger leaf")))?;
+        let condition: Vec<String> = key.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
+        let sql = format!("SELECT * FROM {table} WHERE {}", condition.join(" AND "));
+        let mut query = sqlx::query(&sql);
+        for (_, value) in key {
+            query = value.clone().bind(query, CellType::Text);
+        }
+        let found = query.fetch_all(&mut **tx).await?;
+        let columns: Vec<String> =
+            found.first().map(|r| r.columns().iter().map(|c| c.name().to_owned()).collect()).unwrap_or_default();
+        let mut rows = Vec::with_capacity(found.len());
+        for row in &found {
+            rows.push((0..columns.len()).map(|i| Cell::read(row, i)).collect::<Result<Vec<_>>>()?);
+        }
+        let pk = pk.iter().map(|c| (*c).to_owned()).collect();
+        self.entries.push((Entry::Rows { leaf, table: table.to_owned(), pk, columns, rows }, Vec::new()));
+        Ok(())
+    }
+
     /// Writes the journal (if it holds anything) to the vault, then commits
     /// `tx`: a transaction whose additions are not in the vault is rolled
     /// back, so nothing is acknowledged with only one copy.
@@ -363,6 +464,21 @@ mod tests {
                     status: "processing".into(),
                     changed_at: 5,
                     message: Some("ab".into()),
+                },
+                vec![],
+            ),
+            (
+                Entry::Rows {
+                    leaf: 8,
+                    table: "room_posts".into(),
+                    pk: vec!["tenant_id".into(), "room_id".into(), "seq".into()],
+                    columns: vec!["tenant_id".into(), "seq".into(), "hidden_reason".into(), "blob".into()],
+                    rows: vec![vec![
+                        Cell::Text("aoba-city".into()),
+                        Cell::Int(3),
+                        Cell::Null,
+                        Cell::Bytes("00ff".into()),
+                    ]],
                 },
                 vec![],
             ),

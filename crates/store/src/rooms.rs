@@ -19,7 +19,16 @@ use sqlx::{Any, Row, Transaction};
 use identity::Throttle;
 use ledger::EventKind;
 
-use crate::journal::Journal;
+use crate::journal::{Cell, Journal};
+
+/// The primary keys of the tables whose rows the journal keeps.
+const ROOM_PK: &[&str] = &["tenant_id", "id"];
+const POST_PK: &[&str] = &["tenant_id", "room_id", "seq"];
+const REPORT_PK: &[&str] = &["tenant_id", "room_id", "seq", "participant_id"];
+
+fn cell(text: &str) -> Cell {
+    Cell::Text(text.to_owned())
+}
 use crate::{now_unix, sha256_hex, Actor, Result, Store, StoreError};
 
 /// Posts one participant may make: at most 5 in 10 minutes and 50 in a
@@ -427,6 +436,7 @@ impl Store {
             &format!("room opened: {} moderated {}{window}", kind_text(&room.kind), moderation_text(room.moderation)),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.rows(&mut tx, "rooms", ROOM_PK, &[("tenant_id", cell(tenant)), ("id", cell(&room.id))]).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
@@ -523,6 +533,8 @@ impl Store {
             &format!("rules of use v{version} published: sha256 {sha256}"),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        let key = [("tenant_id", cell(tenant)), ("version", Cell::Int(version))];
+        journal.rows(&mut tx, "room_rules", &["tenant_id", "version"], &key).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(version)
     }
@@ -563,6 +575,7 @@ impl Store {
             ),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        journal.rows(&mut tx, "room_settings", &["tenant_id"], &[("tenant_id", cell(tenant))]).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(())
     }
@@ -610,6 +623,8 @@ impl Store {
             &format!("registered: accepted rules of use v{} sha256 {}", new.rules_version, new.rules_sha256),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        let key = [("tenant_id", cell(tenant)), ("id", cell(&id))];
+        journal.rows(&mut tx, "room_participants", &["tenant_id", "id"], &key).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(Some(Participant {
             tenant: tenant.to_owned(),
@@ -824,6 +839,9 @@ impl Store {
             tx.rollback().await?;
             return Ok(PostOutcome::OneEach);
         }
+        let key = [("tenant_id", cell(tenant)), ("room_id", cell(room)), ("seq", Cell::Int(seq))];
+        journal.rows(&mut tx, "room_posts", POST_PK, &key).await?;
+        journal.rows(&mut tx, "rooms", ROOM_PK, &[("tenant_id", cell(tenant)), ("id", cell(room))]).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(PostOutcome::Posted { seq, visibility })
     }
@@ -964,6 +982,8 @@ impl Store {
             &format!("reported: {reason}{text}"),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        let key = [("tenant_id", cell(tenant)), ("room_id", cell(room)), ("seq", Cell::Int(seq))];
+        journal.rows(&mut tx, "room_reports", REPORT_PK, &key).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(ReportOutcome::Reported)
     }
@@ -1060,6 +1080,10 @@ impl Store {
             .await?;
         }
         settle_reports(&mut tx, tenant, room, seq, now).await?;
+        let key = [("tenant_id", cell(tenant)), ("room_id", cell(room)), ("seq", Cell::Int(seq))];
+        journal.rows(&mut tx, "room_posts", POST_PK, &key).await?;
+        journal.rows(&mut tx, "room_notes", &["tenant_id", "room_id", "seq", "ledger_index"], &key).await?;
+        journal.rows(&mut tx, "room_reports", REPORT_PK, &key).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(ModerationOutcome::Done(to))
     }
@@ -1082,6 +1106,8 @@ impl Store {
             &format!("reports reviewed, post kept: {settled} report(s)"),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        let key = [("tenant_id", cell(tenant)), ("room_id", cell(room)), ("seq", Cell::Int(seq))];
+        journal.rows(&mut tx, "room_reports", REPORT_PK, &key).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(true)
     }
@@ -1226,6 +1252,9 @@ impl Store {
             ),
         );
         crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        // The whole room as published: the city's answers are in the posts.
+        journal.rows(&mut tx, "rooms", ROOM_PK, &[("tenant_id", cell(tenant)), ("id", cell(room))]).await?;
+        journal.rows(&mut tx, "room_posts", POST_PK, &[("tenant_id", cell(tenant)), ("room_id", cell(room))]).await?;
         journal.commit(&self.vault, tx).await?;
         Ok(ClosingReportOutcome::Done)
     }
