@@ -560,3 +560,44 @@ async fn residents_answer_verified_surveys_in_chromium() {
     wait_for_heading(&client, "このアンケートには回答済みです").await;
     check_page(&client, "verified survey answered", "ja", "verify-answered").await;
 }
+
+/// With `jpki_revocation = "ocsp"` the counter asks the OCSP responder
+/// (here a real `openssl ocsp` behind a loopback HTTP front) about each
+/// signer's certificate: a good card's answer is received, a revoked
+/// card's is refused beside the signature input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ocsp_the_responder_decides_whether_a_card_is_revoked() {
+    let now = now();
+    let mut pki = TestPki::new("madoguchi ocsp test");
+    let hanako = person("青葉　花子", date!(1980 - 02 - 17), "みどり県青葉市鶯谷八丁目７番６号");
+    let good = pki.issue(&hanako, now - 86_400, now + 86_400 * 365);
+    let revoked = pki.issue(&hanako, now - 86_400, now + 86_400 * 365);
+    pki.revoke(&revoked, now - 60);
+    let dir = tempfile::tempdir().unwrap();
+    let files = pki.write_files(dir.path(), now);
+    let ocsp_dir = dir.path().join("ocsp");
+    std::fs::create_dir(&ocsp_dir).unwrap();
+    let responder = pki.start_ocsp_responder(&ocsp_dir);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[residency]\njpki_anchors = {}\njpki_intermediates = {}\njpki_crls = [{}]\njpki_revocation = \"ocsp\"\njpki_ocsp_url = {:?}\n",
+            toml_path(&files.anchors),
+            toml_path(&files.intermediates),
+            // The root's CRL still covers the signing CA; the cards are
+            // asked about by OCSP.
+            toml_path(&files.crls[1]),
+            responder.url()
+        ),
+    );
+    let counter = TestCounter::start_with(madoguchi(), Engine::Sqlite, &["--config", config.to_str().unwrap()]).await;
+    counter.store().await.publish_form("aoba-city", "plan-survey", &survey("jpki"), None).await.unwrap();
+
+    let (draft, text) = drafted(&counter, "ベンチを増やしてください。").await;
+    let (status, page) = send_signed(&counter, &draft, Some(revoked.sign(&pki, &text))).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(text_of(&page, "err-signature").unwrap_or_default().contains("失効"), "{page}");
+    let (status, receipt) = send_signed(&counter, &draft, Some(good.sign(&pki, &text))).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert!(element_text(&receipt, "receipt-number").is_some());
+}
