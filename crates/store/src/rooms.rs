@@ -682,6 +682,45 @@ impl Store {
         Ok(())
     }
 
+    /// Participants locked out by failed sign-ins, oldest account first.
+    pub async fn locked_participants(&self, tenant: &str) -> Result<Vec<Participant>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PARTICIPANT_COLUMNS} FROM room_participants WHERE tenant_id = $1 AND locked <> 0
+             ORDER BY created_at, id"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(participant_from_row).collect()
+    }
+
+    /// Lifts a participant's sign-in lock (a moderator, after the resident
+    /// asked the city office); entered in the ledger. False when the
+    /// account was not locked.
+    pub async fn unlock_participant(&self, tenant: &str, id: &str, by: &Actor) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let done = sqlx::query(
+            "UPDATE room_participants SET failed_logins = 0, not_before = 0, locked = 0
+             WHERE tenant_id = $1 AND id = $2 AND locked <> 0",
+        )
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let mut journal = Journal::default();
+        let subject = format!("participant:{id}");
+        let event = by.event(EventKind::AdminAction, Some(tenant), Some(&subject), "sign-in lock lifted");
+        crate::ledger::append(&mut tx, &mut journal, &event).await?;
+        let key = [("tenant_id", cell(tenant)), ("id", cell(id))];
+        journal.rows(&mut tx, "room_participants", &["tenant_id", "id"], &key).await?;
+        journal.commit(&self.vault, tx).await?;
+        Ok(true)
+    }
+
     /// Ends every session of a participant (signing out).
     pub async fn end_participant_sessions(&self, tenant: &str, id: &str) -> Result<()> {
         sqlx::query("UPDATE room_participants SET generation = generation + 1 WHERE tenant_id = $1 AND id = $2")

@@ -94,6 +94,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/admin/t/{tenant}/rooms", Access::Can(Action::ModerateRooms)),
     ("POST", "/admin/t/{tenant}/rooms/settings", Access::Can(Action::ModerateRooms)),
     ("POST", "/admin/t/{tenant}/rooms/rules", Access::Can(Action::ModerateRooms)),
+    ("POST", "/admin/t/{tenant}/rooms/participants/{participant}/unlock", Access::Can(Action::ModerateRooms)),
     ("GET", "/admin/t/{tenant}/rooms/{room}", Access::Can(Action::ModerateRooms)),
     ("POST", "/admin/t/{tenant}/rooms/{room}/posts/{post}", Access::Can(Action::ModerateRooms)),
     ("POST", "/admin/t/{tenant}/rooms/{room}/report", Access::Can(Action::ModerateRooms)),
@@ -149,6 +150,7 @@ pub(crate) fn routes(counter: Arc<Counter>) -> Router<Arc<Counter>> {
         .route("/admin/t/{tenant}/rooms", get(rooms::rooms).post(rooms::create_room))
         .route("/admin/t/{tenant}/rooms/settings", post(rooms::save_settings))
         .route("/admin/t/{tenant}/rooms/rules", post(rooms::publish_rules))
+        .route("/admin/t/{tenant}/rooms/participants/{participant}/unlock", post(rooms::unlock_participant))
         .route("/admin/t/{tenant}/rooms/{room}", get(rooms::room))
         .route("/admin/t/{tenant}/rooms/{room}/posts/{post}", post(rooms::moderate))
         .route("/admin/t/{tenant}/rooms/{room}/report", post(rooms::closing_report))

@@ -70,6 +70,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("minors_withhold", "18歳未満の方の表示名を公開しない（「参加者（非公開）」と表示）", "Do not show the nickname of people under 18 (shown as “Participant (name withheld)”)"),
     ("save", "保存する", "Save"),
     ("settings_saved", "設定を保存しました。", "Settings saved."),
+    ("unlocked", "ロックを解除しました。参加者はもう一度ログインできます。", "The lock was lifted: the participant can sign in again."),
+    ("locked_heading", "ログインがロックされた参加者", "Participants locked out"),
+    ("locked_lead", "ログインに10回続けて失敗した参加者です。ご本人から市役所へ連絡があり、本人であることを確かめたうえで解除してください。", "Participants whose sign-in failed ten times in a row. Lift the lock after the resident has contacted the city office and you have made sure it is them."),
+    ("locked_none", "ロックされた参加者はいません。", "No participant is locked out."),
+    ("unlock", "ロックを解除する", "Lift the lock"),
+    ("registered_at", "登録日時", "Registered"),
     ("rules_heading", "利用規約", "Rules of use"),
     ("rules_current", "現在の版", "Current version"),
     ("rules_default", "（標準の規約）", "(the default rules)"),
@@ -228,6 +234,7 @@ pub(crate) async fn rooms(
         Some("room") => Some("room_created"),
         Some("settings") => Some("settings_saved"),
         Some("rules") => Some("rules_published"),
+        Some("unlocked") => Some("unlocked"),
         _ => None,
     };
     rooms_page(&counter, &visitor, &tenant, Outcome { notice, ..Default::default() }, StatusCode::OK).await
@@ -264,6 +271,13 @@ async fn rooms_page(
         .collect();
     let protections = counter.store.minor_protections(&tenant.id).await?;
     let rules = crate::rooms::current_rules(counter, &tenant.id).await?;
+    let locked: Vec<_> = counter
+        .store
+        .locked_participants(&tenant.id)
+        .await?
+        .into_iter()
+        .map(|p| context! { id => p.id, nickname => p.nickname, created_at => super::format_jst(p.created_at) })
+        .collect();
     counter.admin_pages.render_status(
         visitor,
         status,
@@ -276,8 +290,20 @@ async fn rooms_page(
             create_error => outcome.create_error.map(|k| text(lang, k)),
             rules_error => outcome.rules_error.map(|k| text(lang, k)),
             typed => outcome.typed,
+            locked => locked,
         },
     )
+}
+
+/// Lifts a participant's sign-in lock.
+pub(crate) async fn unlock_participant(
+    Extension(visitor): Extension<Visitor>,
+    State(counter): Shared,
+    Path((tenant, participant)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let tenant = tenant_of(&counter, &tenant).await?;
+    counter.store.unlock_participant(&tenant.id, &participant, &visitor.actor()).await?;
+    Ok(Redirect::to(&format!("/admin/t/{}/rooms?done=unlocked#locked", tenant.id)).into_response())
 }
 
 pub(crate) async fn create_room(

@@ -373,6 +373,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/t/{tenant}/rooms", "tenant-admin form-admin"),
     ("POST", "/admin/t/{tenant}/rooms/settings", "tenant-admin form-admin"),
     ("POST", "/admin/t/{tenant}/rooms/rules", "tenant-admin form-admin"),
+    ("POST", "/admin/t/{tenant}/rooms/participants/{participant}/unlock", "tenant-admin form-admin"),
     ("GET", "/admin/t/{tenant}/rooms/{room}", "tenant-admin form-admin"),
     ("POST", "/admin/t/{tenant}/rooms/{room}/posts/{post}", "tenant-admin form-admin"),
     ("POST", "/admin/t/{tenant}/rooms/{room}/report", "tenant-admin form-admin"),
@@ -429,7 +430,8 @@ async fn every_route_answers_every_role_as_the_table_says() {
             .replace("{to}", "en")
             .replace("{form}", "water-start")
             .replace("{room}", "no-such-room")
-            .replace("{post}", "1");
+            .replace("{post}", "1")
+            .replace("{participant}", "no-such-participant");
         for principal in PRINCIPALS {
             if *route == "/admin/logout" && principal != "anonymous" {
                 // "Sign out everywhere" just ended this session: sign in again.

@@ -1132,3 +1132,46 @@ async fn a_registration_flood_from_one_network_gets_twenty_accounts_and_then_ref
     let resident = register(&mut resident_browser(&counter, 10), "となりまち", "tonari", false).await;
     assert_eq!(resident.status, StatusCode::SEE_OTHER, "another network is not affected: {}", resident.body);
 }
+
+/// A participant locked out by failed sign-ins calls the city office; a
+/// moderator finds them by nickname on the console and lifts the lock
+/// (in the ledger), and they sign in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderator_lifts_a_participants_sign_in_lock() {
+    let counter = start_counter(Engine::Sqlite).await;
+    let mut staff = moderator(&counter).await;
+    let mut hikari = resident(&counter, 1, "ひかり", "hikari", false).await;
+    let store = counter.store().await;
+    assert!(store.locked_participants(TENANT).await.unwrap().is_empty());
+    // Locked as ten failures leave it (the delays themselves are the
+    // identity crate's, tested there).
+    let page = hikari.get("/t/aoba-city/rooms").await;
+    assert!(page.body.contains("id=\"signed-in-as\">ひかり<"));
+    // The account's id, as its registration's ledger leaf names it.
+    let leaves = room_leaves(&store, 0).await;
+    let id = leaves.iter().find(|(kind, _, _)| kind == "participant").map(|(_, s, _)| s.clone()).unwrap();
+    let participant = store.participant(TENANT, id.trim_start_matches("participant:")).await.unwrap().unwrap();
+    let locked = identity::Throttle { failures: 10, not_before: 0, locked: true };
+    store.set_participant_throttle(TENANT, &participant.id, locked).await.unwrap();
+    let login = "/t/aoba-city/rooms/login";
+    let mut again = resident_browser(&counter, 2);
+    let refused = again.submit(login, login, &[("login", "hikari"), ("password", PASSWORD)]).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+
+    let rooms = "/admin/t/aoba-city/rooms";
+    let console = staff.get(rooms).await;
+    assert!(console.body.contains("<strong>ひかり</strong>"), "{}", console.body);
+    let unlock = format!("/admin/t/aoba-city/rooms/participants/{}/unlock", participant.id);
+    let done = staff.submit(rooms, &unlock, &[]).await;
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/t/aoba-city/rooms?done=unlocked#locked")
+    );
+    assert!(staff.get(rooms).await.body.contains("id=\"locked-none\""));
+    let leaves = room_leaves(&store, 0).await;
+    assert!(leaves.iter().any(|(kind, subject, detail)| kind == "admin_action"
+        && subject == &format!("participant:{}", participant.id)
+        && detail == "sign-in lock lifted"));
+    let right = again.submit(login, login, &[("login", "hikari"), ("password", PASSWORD)]).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.body);
+}
