@@ -33,6 +33,32 @@ pub async fn hammer(url: &str, count: u64, concurrency: u64, status: u16) -> (f6
     (count as f64 / started.elapsed().as_secs_f64(), matched.load(Ordering::Relaxed))
 }
 
+/// A load benchmark's command line: the madoguchi binary, then
+/// `--requests N` and `--concurrency C` (defaults given).
+pub struct LoadArgs {
+    pub binary: std::path::PathBuf,
+    pub requests: u64,
+    pub concurrency: u64,
+}
+
+impl LoadArgs {
+    pub fn parse(usage: &str, requests: u64, concurrency: u64) -> LoadArgs {
+        let args: Vec<String> = std::env::args().collect();
+        let flag = |name: &str, default: u64| {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|i| args.get(i + 1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        LoadArgs {
+            binary: std::path::PathBuf::from(args.get(1).unwrap_or_else(|| panic!("usage: {usage}"))),
+            requests: flag("--requests", requests),
+            concurrency: flag("--concurrency", concurrency),
+        }
+    }
+}
+
 /// Pins process `pid` (all its threads) to `core` ("0", "1").
 pub fn pin(pid: u32, core: &str) {
     let _ = std::process::Command::new("taskset").args(["-a", "-p", "-c", core, &pid.to_string()]).output();

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use residency::jpki::test_pki::{TestPerson, TestPki};
+use residency::jpki::test_pki::{TestPerson, TestPki, TestPkiFiles};
 use seal::RecordBinding;
 use store::ReceiptNumber;
 use testkit::oidc::{OidcProvider, TestUser};
@@ -134,10 +134,29 @@ fn text_of(html: &str, id: &str) -> Option<String> {
     Some(text)
 }
 
-fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+/// A configuration file with `[residency]` holding `lines`.
+fn write_config(dir: &Path, lines: &str) -> std::path::PathBuf {
     let path = dir.join("madoguchi.toml");
-    std::fs::write(&path, body).unwrap();
+    std::fs::write(&path, format!("[residency]\n{lines}")).unwrap();
     path
+}
+
+/// The lines naming the test PKI's anchors and intermediates, and `crls`.
+fn jpki_lines(files: &TestPkiFiles, crls: &[std::path::PathBuf]) -> String {
+    let crls: Vec<String> = crls.iter().map(|p| toml_path(p)).collect();
+    format!(
+        "jpki_anchors = {}\njpki_intermediates = {}\njpki_crls = [{}]\n",
+        toml_path(&files.anchors),
+        toml_path(&files.intermediates),
+        crls.join(", ")
+    )
+}
+
+/// The lines naming the test identity provider at `issuer`.
+fn oidc_lines(issuer: &str) -> String {
+    format!(
+        "oidc_issuer = {issuer:?}\noidc_client_id = \"madoguchi-aoba\"\noidc_client_secret = \"client-secret-for-tests\"\noidc_name_ja = \"みどり県ID\"\noidc_name_en = \"Midori ID\"\n"
+    )
 }
 
 fn toml_path(path: &Path) -> String {
@@ -195,16 +214,7 @@ async fn a_card_signed_answer_is_taken_once_and_bad_signatures_are_answered_besi
 
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write_files(dir.path(), now);
-    let crls: Vec<String> = files.crls.iter().map(|p| toml_path(p)).collect();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[residency]\njpki_anchors = {}\njpki_intermediates = {}\njpki_crls = [{}]\n",
-            toml_path(&files.anchors),
-            toml_path(&files.intermediates),
-            crls.join(", ")
-        ),
-    );
+    let config = write_config(dir.path(), &jpki_lines(&files, &files.crls));
     let mut counter = TestCounter::start_with(madoguchi(), engine, &["--config", config.to_str().unwrap()]).await;
     counter.store().await.publish_form("aoba-city", "plan-survey", &survey("jpki"), None).await.unwrap();
 
@@ -350,13 +360,7 @@ async fn a_respondent_signed_in_at_the_identity_provider_answers_once(engine: En
     // redirect address registered with the provider.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[residency]\noidc_issuer = {:?}\noidc_client_id = \"madoguchi-aoba\"\noidc_client_secret = \"client-secret-for-tests\"\noidc_name_ja = \"みどり県ID\"\noidc_name_en = \"Midori ID\"\n",
-            provider.issuer
-        ),
-    );
+    let config = write_config(dir.path(), &oidc_lines(&provider.issuer));
     let listen = format!("127.0.0.1:{port}");
     let mut counter =
         TestCounter::start_with(madoguchi(), engine, &["--listen", &listen, "--config", config.to_str().unwrap()])
@@ -493,17 +497,8 @@ async fn residents_answer_verified_surveys_in_chromium() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let files = pki.write_files(dir.path(), now);
-    let crls: Vec<String> = files.crls.iter().map(|p| toml_path(p)).collect();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[residency]\njpki_anchors = {}\njpki_intermediates = {}\njpki_crls = [{}]\noidc_issuer = {:?}\noidc_client_id = \"madoguchi-aoba\"\noidc_client_secret = \"client-secret-for-tests\"\noidc_name_ja = \"みどり県ID\"\noidc_name_en = \"Midori ID\"\n",
-            toml_path(&files.anchors),
-            toml_path(&files.intermediates),
-            crls.join(", "),
-            provider.issuer
-        ),
-    );
+    let lines = jpki_lines(&files, &files.crls) + &oidc_lines(&provider.issuer);
+    let config = write_config(dir.path(), &lines);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let counter = TestCounter::start_with(
@@ -578,18 +573,11 @@ async fn with_ocsp_the_responder_decides_whether_a_card_is_revoked() {
     let ocsp_dir = dir.path().join("ocsp");
     std::fs::create_dir(&ocsp_dir).unwrap();
     let responder = pki.start_ocsp_responder(&ocsp_dir);
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[residency]\njpki_anchors = {}\njpki_intermediates = {}\njpki_crls = [{}]\njpki_revocation = \"ocsp\"\njpki_ocsp_url = {:?}\n",
-            toml_path(&files.anchors),
-            toml_path(&files.intermediates),
-            // The root's CRL still covers the signing CA; the cards are
-            // asked about by OCSP.
-            toml_path(&files.crls[1]),
-            responder.url()
-        ),
-    );
+    // The root's CRL still covers the signing CA; the cards are asked
+    // about by OCSP.
+    let lines = jpki_lines(&files, &files.crls[1..])
+        + &format!("jpki_revocation = \"ocsp\"\njpki_ocsp_url = {:?}\n", responder.url());
+    let config = write_config(dir.path(), &lines);
     let counter = TestCounter::start_with(madoguchi(), Engine::Sqlite, &["--config", config.to_str().unwrap()]).await;
     counter.store().await.publish_form("aoba-city", "plan-survey", &survey("jpki"), None).await.unwrap();
 

@@ -7,25 +7,15 @@
 //! Usage: bench-crisis MADOGUCHI_BINARY [--requests N] [--concurrency C]
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use testkit::load::{hammer, pin};
+use testkit::load::{hammer, pin, LoadArgs};
 use testkit::{start_hello, Engine, TestCounter};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let binary =
-        PathBuf::from(args.get(1).expect("usage: bench-crisis MADOGUCHI_BINARY [--requests N] [--concurrency C]"));
-    let flag = |name: &str, default: u64| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (requests, concurrency) = (flag("--requests", 50_000), flag("--concurrency", 64));
+    let LoadArgs { binary, requests, concurrency } =
+        LoadArgs::parse("bench-crisis MADOGUCHI_BINARY [--requests N] [--concurrency C]", 50_000, 64);
     pin(std::process::id(), "1");
 
     let (hello, url) = start_hello().await;

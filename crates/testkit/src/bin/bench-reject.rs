@@ -6,39 +6,19 @@
 //! Usage: bench-reject MADOGUCHI_BINARY [--requests N] [--concurrency C]
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
-
-use testkit::load::{hammer, pin};
-use testkit::{Engine, TestCounter};
-use tokio::io::AsyncBufReadExt;
+use testkit::load::{hammer, pin, LoadArgs};
+use testkit::{start_hello, Engine, TestCounter};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let binary =
-        PathBuf::from(args.get(1).expect("usage: bench-reject MADOGUCHI_BINARY [--requests N] [--concurrency C]"));
-    let flag = |name: &str, default: u64| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (requests, concurrency) = (flag("--requests", 200_000), flag("--concurrency", 64));
+    let LoadArgs { binary, requests, concurrency } =
+        LoadArgs::parse("bench-reject MADOGUCHI_BINARY [--requests N] [--concurrency C]", 200_000, 64);
     // This client on core 1; the servers on core 0.
     pin(std::process::id(), "1");
 
-    let mut hello =
-        tokio::process::Command::new(std::env::current_exe().expect("own path").with_file_name("bench-hello"))
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("bench-hello");
+    let (hello, hello_url) = start_hello().await;
     pin(hello.id().unwrap_or(0), "0");
-    let mut lines = tokio::io::BufReader::new(hello.stdout.take().expect("stdout")).lines();
-    let line = lines.next_line().await.ok().flatten().unwrap_or_default();
-    let address = line.trim_start_matches("listening on ").to_owned();
-    let (bare, _) = hammer(&format!("http://{address}/t/aoba-city/f/water-start"), requests, concurrency, 200).await;
+    let (bare, _) = hammer(&format!("{hello_url}/t/aoba-city/f/water-start"), requests, concurrency, 200).await;
     drop(hello);
 
     // One token a second per address: after the first request, every
