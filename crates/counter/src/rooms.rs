@@ -161,6 +161,39 @@ fn now_unix() -> i64 {
     crate::draft::now_unix()
 }
 
+/// Every rooms page starts from its visitor: the tenant of the path
+/// (`/t/{tenant}/rooms…`), the language, the participant signed in if any,
+/// and the CSRF token their forms carry.
+impl axum::extract::FromRequestParts<Arc<Counter>> for Visitor {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, counter: &Arc<Counter>) -> Result<Visitor, PageError> {
+        let tenant = parts.uri.path().strip_prefix("/t/").and_then(|rest| rest.split('/').next());
+        let tenant = tenant.ok_or(PageError::NotFound)?.to_owned();
+        Visitor::load(counter, &tenant, parts).await
+    }
+}
+
+/// A form posted to a rooms page: its visitor and fields, the CSRF token
+/// checked (a POST without the right one is a plain 403 page).
+pub(crate) struct Posted {
+    pub visitor: Visitor,
+    pub fields: Fields,
+}
+
+impl axum::extract::FromRequest<Arc<Counter>> for Posted {
+    type Rejection = PageError;
+
+    async fn from_request(request: axum::extract::Request, counter: &Arc<Counter>) -> Result<Posted, PageError> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = request.into_parts();
+        let visitor = Visitor::from_request_parts(&mut parts, counter).await?;
+        let fields = read_fields(&parts.headers, body).await?;
+        visitor.check_csrf(&fields)?;
+        Ok(Posted { visitor, fields })
+    }
+}
+
 impl Visitor {
     pub async fn load(counter: &Counter, tenant: &str, parts: &Parts) -> Result<Visitor, PageError> {
         let tenant = crate::pages::load_tenant(counter, tenant).await?;

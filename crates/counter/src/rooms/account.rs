@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use forms::Lang;
 use minijinja::context;
 use store::rooms::{NewParticipant, RulesOfUse};
 
-use super::{read_fields, see_other, session_cookies, text, Fields, Visitor, REGISTRATIONS_PER_NETWORK};
+use super::{see_other, session_cookies, text, Fields, Posted, Visitor, REGISTRATIONS_PER_NETWORK};
 use crate::{Counter, PageError};
 
 type Shared = State<Arc<Counter>>;
@@ -115,13 +115,7 @@ fn rules_context(rules: &RulesOfUse, lang: Lang) -> minijinja::Value {
     context! { version => rules.version, text => text }
 }
 
-pub(crate) async fn register_page(
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
+pub(crate) async fn register_page(State(counter): Shared, visitor: Visitor) -> Result<Response, PageError> {
     let rules = current_rules(&counter, &visitor.tenant.id).await?;
     let mut response = visitor.page(
         &counter,
@@ -142,13 +136,8 @@ pub(crate) async fn register_page(
 
 pub(crate) async fn register(
     State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
+    Posted { visitor, fields }: Posted,
 ) -> Result<Response, PageError> {
-    let (parts, body) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
-    let fields = read_fields(&parts.headers, body).await?;
-    visitor.check_csrf(&fields)?;
     let rules = current_rules(&counter, &visitor.tenant.id).await?;
 
     let mut errors: BTreeMap<&str, &str> = BTreeMap::new();
@@ -225,25 +214,11 @@ fn register_again(
     )
 }
 
-pub(crate) async fn login_page(
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
+pub(crate) async fn login_page(State(counter): Shared, visitor: Visitor) -> Result<Response, PageError> {
     Ok(visitor.page(&counter, StatusCode::OK, "rooms/login.html", context! { login => "" }))
 }
 
-pub(crate) async fn login(
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let (parts, body) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
-    let fields = read_fields(&parts.headers, body).await?;
-    visitor.check_csrf(&fields)?;
+pub(crate) async fn login(State(counter): Shared, Posted { visitor, fields }: Posted) -> Result<Response, PageError> {
     let typed = fields.get("login");
     let refuse = |message: String, status: StatusCode| {
         visitor.page(&counter, status, "rooms/login.html", context! { login => typed, error => message })
@@ -297,15 +272,7 @@ pub(crate) async fn login(
     Ok(response)
 }
 
-pub(crate) async fn logout(
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let (parts, body) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
-    let fields = read_fields(&parts.headers, body).await?;
-    visitor.check_csrf(&fields)?;
+pub(crate) async fn logout(State(counter): Shared, Posted { visitor, .. }: Posted) -> Result<Response, PageError> {
     if let Some(participant) = &visitor.participant {
         counter.store.end_participant_sessions(&visitor.tenant.id, &participant.id).await?;
     }

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use forms::Lang;
@@ -14,7 +14,7 @@ use participation::{markup, Open, RoomKind, Visibility};
 use serde::Serialize;
 use store::rooms::{MinorProtections, PostOutcome, PostRecord, ReportOutcome, RoomRecord};
 
-use super::{format_time, read_fields, see_other, text, Visitor, POSTS_PER_NETWORK};
+use super::{format_time, see_other, text, Posted, Visitor, POSTS_PER_NETWORK};
 use crate::{Counter, PageError};
 
 type Shared = State<Arc<Counter>>;
@@ -63,13 +63,7 @@ fn room_context(room: &RoomRecord, lang: Lang, now: i64) -> minijinja::Value {
     }
 }
 
-pub(crate) async fn list(
-    State(counter): Shared,
-    Path(tenant): Path<String>,
-    request: Request,
-) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
+pub(crate) async fn list(State(counter): Shared, visitor: Visitor) -> Result<Response, PageError> {
     let now = super::now_unix();
     let rooms: Vec<_> = counter
         .store
@@ -246,11 +240,9 @@ fn query_value(visitor: &Visitor, key: &str) -> Option<String> {
 
 pub(crate) async fn room_page(
     State(counter): Shared,
-    Path((tenant, room)): Path<(String, String)>,
-    request: Request,
+    Path((_, room)): Path<(String, String)>,
+    visitor: Visitor,
 ) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
     let room = load_room(&counter, &visitor.tenant.id, &room).await?;
     let notice = match (query_value(&visitor, "posted").as_deref(), query_value(&visitor, "reported").as_deref()) {
         (Some("pending"), _) => Some(text(visitor.lang, "posted_pending")),
@@ -275,13 +267,9 @@ fn back_to_room(visitor: &Visitor, room: &str, what: (&str, &str), seq: i64) -> 
 
 pub(crate) async fn post(
     State(counter): Shared,
-    Path((tenant, room)): Path<(String, String)>,
-    request: Request,
+    Path((_, room)): Path<(String, String)>,
+    Posted { visitor, fields }: Posted,
 ) -> Result<Response, PageError> {
-    let (parts, body) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
-    let fields = read_fields(&parts.headers, body).await?;
-    visitor.check_csrf(&fields)?;
     let participant = visitor.participant()?;
     let room = load_room(&counter, &visitor.tenant.id, &room).await?;
     let parent = match fields.get("parent") {
@@ -334,13 +322,9 @@ pub(crate) async fn post(
 
 pub(crate) async fn report(
     State(counter): Shared,
-    Path((tenant, room, seq)): Path<(String, String, String)>,
-    request: Request,
+    Path((_, room, seq)): Path<(String, String, String)>,
+    Posted { visitor, fields }: Posted,
 ) -> Result<Response, PageError> {
-    let (parts, body) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
-    let fields = read_fields(&parts.headers, body).await?;
-    visitor.check_csrf(&fields)?;
     let participant = visitor.participant()?;
     let room = load_room(&counter, &visitor.tenant.id, &room).await?;
     let seq: i64 = seq.parse().map_err(|_| PageError::NotFound)?;
@@ -383,11 +367,9 @@ fn summary(room: &RoomRecord, lang: Lang) -> &str {
 
 pub(crate) async fn closing_report(
     State(counter): Shared,
-    Path((tenant, room)): Path<(String, String)>,
-    request: Request,
+    Path((_, room)): Path<(String, String)>,
+    visitor: Visitor,
 ) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
     let room = published_report(&counter, &visitor.tenant.id, &room).await?;
     let posts = counter.store.room_posts(&visitor.tenant.id, &room.id).await?;
     let counts = store::rooms::opinion_counts(&posts);
@@ -432,11 +414,9 @@ pub(crate) fn csv_cell(text: &str) -> String {
 /// 番号,受付日時,ご意見,市の考え方.
 pub(crate) async fn closing_report_csv(
     State(counter): Shared,
-    Path((tenant, room)): Path<(String, String)>,
-    request: Request,
+    Path((_, room)): Path<(String, String)>,
+    visitor: Visitor,
 ) -> Result<Response, PageError> {
-    let (parts, _) = request.into_parts();
-    let visitor = Visitor::load(&counter, &tenant, &parts).await?;
     let room = published_report(&counter, &visitor.tenant.id, &room).await?;
     let posts = counter.store.room_posts(&visitor.tenant.id, &room.id).await?;
     let mut out = String::from("\u{feff}番号,受付日時,ご意見,市の考え方\r\n");
