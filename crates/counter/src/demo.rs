@@ -110,6 +110,39 @@ pub async fn seed(store: &Store, desk_keys_dir: &Path) -> Result<(), DemoError> 
     if store.postal_row_count().await? == 0 {
         store.import_postal_codes(&demo_postal_rows()?).await?;
     }
+    seed_rooms(store).await?;
+    Ok(())
+}
+
+/// 青葉市's demo rooms: a 電子会議室 and a パブリックコメント open for sixty
+/// days from the first start (an existing room is left as it is).
+async fn seed_rooms(store: &Store) -> Result<(), DemoError> {
+    use participation::{Moderation, RoomKind};
+    let demo = store::Actor { name: "system:demo".into(), source: None };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let rooms = [
+        store::rooms::NewRoom {
+            id: "chuo-koen".into(),
+            kind: RoomKind::Discussion,
+            moderation: Moderation::After,
+            title_ja: "中央公園の再整備について話し合いましょう".into(),
+            title_en: "Let us talk about renewing Central Park".into(),
+            description_ja: "中央公園は来年度から再整備に入ります。**使い方**や、残してほしいもの・新しくほしいものを自由にお書きください。投稿はすぐに掲載され、利用規約に反するものは非表示にします。".into(),
+            description_en: "Central Park will be renewed from next year. Tell us how you use it, and what to keep or add. Posts appear at once; those that break the rules are hidden.".into(),
+        },
+        store::rooms::NewRoom {
+            id: "sogo-keikaku".into(),
+            kind: RoomKind::PublicComment { opens: now, closes: now + 60 * 86_400 },
+            moderation: Moderation::Before,
+            title_ja: "青葉市総合計画（案）へのご意見を募集します".into(),
+            title_en: "Your views on the Aoba City master plan (draft)".into(),
+            description_ja: "計画案は市役所2階の情報コーナーと市のウェブサイトでご覧いただけます。ご意見はお一人1件、締切までにお寄せください。いただいたご意見と市の考え方は、締切後にまとめて公表します。".into(),
+            description_en: "The draft is at the information corner on the 2nd floor of City Hall and on the city's website. One opinion per person, by the deadline; the opinions and the city's answers are published after it.".into(),
+        },
+    ];
+    for room in &rooms {
+        store.create_room("aoba-city", room, &demo).await?;
+    }
     Ok(())
 }
 
