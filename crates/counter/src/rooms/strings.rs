@@ -98,7 +98,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("reason_personal", "個人情報", "Personal information"),
     ("reason_spam", "宣伝・スパム", "Advertising or spam"),
     ("reason_other", "その他", "Other"),
-    ("report_detail", "詳しい内容（任意）", "Details (optional)"),
+    ("report_detail", "詳しい内容（任意。ご自身や他の方のお名前・連絡先は書かないでください）", "Details (optional; please do not write anyone's name or contact details)"),
     ("report_send", "通報を送る", "Send report"),
     ("reported", "通報を受け付けました。管理者が確認します。", "Thank you: the moderators will look at your report."),
     ("already_reported", "この投稿は既に通報済みです。", "You have already reported this post."),
