@@ -850,10 +850,18 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
         .await?;
         report.status_changes += done.rows_affected();
     }
-    // The rooms' rows, each over the one with its primary key, leaf by leaf.
+    // The rooms' rows, each over the one with its primary key, leaf by leaf
+    // (each table's columns read once).
+    let mut kinds: HashMap<String, HashMap<String, ColumnType>> = HashMap::new();
     for replays in replay.rows.values() {
         for replay in replays {
-            report.room_rows_from_segments += write_rows(target.engine, &mut tx, replay).await?;
+            let table_kinds = match kinds.entry(replay.table.clone()) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(new) => {
+                    new.insert(columns_of(target.engine, &mut *tx, &replay.table).await?.into_iter().collect())
+                }
+            };
+            report.room_rows_from_segments += write_rows(&mut tx, replay, table_kinds).await?;
         }
     }
     // Numbers and the ledger's head continue after what was restored.
@@ -922,11 +930,14 @@ pub async fn restore(vault: &Vault, target_url: &str, progress: &dyn Progress) -
 }
 
 /// Writes journaled rows over those with the same primary key.
-async fn write_rows(engine: Engine, tx: &mut sqlx::Transaction<'_, Any>, replay: &RowsReplay) -> Result<u64> {
+async fn write_rows(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    replay: &RowsReplay,
+    kinds: &HashMap<String, ColumnType>,
+) -> Result<u64> {
     if replay.rows.is_empty() {
         return Ok(0);
     }
-    let kinds: HashMap<String, ColumnType> = columns_of(engine, &mut **tx, &replay.table).await?.into_iter().collect();
     let names = &replay.columns;
     let known = |name: &String| kinds.contains_key(name) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !TABLES.contains(&replay.table.as_str()) || !names.iter().chain(&replay.pk).all(known) {
