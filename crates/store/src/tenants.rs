@@ -230,25 +230,22 @@ impl Store {
     /// Brings an isolated tenant back; entered in the ledger. Returns
     /// whether it was isolated.
     pub async fn restore_tenant(&self, tenant: &str, actor: &str) -> Result<bool> {
+        let sql = "UPDATE tenants SET isolated_at = NULL, isolation_notice_ja = NULL, isolation_notice_en = NULL
+             WHERE id = $1 AND isolated_at IS NOT NULL";
+        self.switch_off(tenant, sql, "tenant restored", actor).await
+    }
+
+    /// Runs `sql` (an UPDATE of tenant `$1` that switches something off
+    /// only if it was on) and enters `detail` in the ledger if it did.
+    /// Returns whether it was on.
+    async fn switch_off(&self, tenant: &str, sql: &str, detail: &str, actor: &str) -> Result<bool> {
         if self.tenant(tenant).await?.is_none() {
             return Err(StoreError::NoTenant(tenant.to_owned()));
         }
-        let done = sqlx::query(
-            "UPDATE tenants SET isolated_at = NULL, isolation_notice_ja = NULL, isolation_notice_en = NULL
-             WHERE id = $1 AND isolated_at IS NOT NULL",
-        )
-        .bind(tenant)
-        .execute(&self.db)
-        .await?;
+        let done = sqlx::query(sql).bind(tenant).execute(&self.db).await?;
         if done.rows_affected() == 1 {
-            self.record_event(&crate::ledger::event(
-                ledger::EventKind::AdminAction,
-                actor,
-                Some(tenant),
-                None,
-                "tenant restored",
-            ))
-            .await?;
+            self.record_event(&crate::ledger::event(ledger::EventKind::AdminAction, actor, Some(tenant), None, detail))
+                .await?;
         }
         Ok(done.rows_affected() == 1)
     }
@@ -319,27 +316,10 @@ impl Store {
 
     /// Crisis mode off; entered in the ledger. Returns whether it was on.
     pub async fn end_crisis(&self, tenant: &str, actor: &str) -> Result<bool> {
-        if self.tenant(tenant).await?.is_none() {
-            return Err(StoreError::NoTenant(tenant.to_owned()));
-        }
-        let done = sqlx::query(
+        let sql =
             "UPDATE tenants SET crisis_at = NULL, crisis_form = NULL, crisis_notice_ja = NULL, crisis_notice_en = NULL
-             WHERE id = $1 AND crisis_at IS NOT NULL",
-        )
-        .bind(tenant)
-        .execute(&self.db)
-        .await?;
-        if done.rows_affected() == 1 {
-            self.record_event(&crate::ledger::event(
-                ledger::EventKind::AdminAction,
-                actor,
-                Some(tenant),
-                None,
-                "crisis mode off",
-            ))
-            .await?;
-        }
-        Ok(done.rows_affected() == 1)
+             WHERE id = $1 AND crisis_at IS NOT NULL";
+        self.switch_off(tenant, sql, "crisis mode off", actor).await
     }
 
     /// Every tenant in crisis mode.
